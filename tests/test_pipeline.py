@@ -1,0 +1,56 @@
+"""Papermill runs of the stage notebooks with non-default parameters, and the `deepastro` command."""
+import json, subprocess, sys
+from pathlib import Path
+import nbformat, pytest, papermill as pm
+from conftest import ROOT, NBS
+
+def test_papermill_parameters_take_effect(tmp_path):
+    "Run the data stage for another pair, size and seed; the run's outputs must show all three"
+    from deepastro.data import load_dataset
+    out = tmp_path / '02_data.ipynb'
+    pm.execute_notebook(str(NBS / '02_data.ipynb'), str(out), kernel_name='python3', cwd=str(NBS), progress_bar=False,
+                        parameters=dict(pair='sdss-stripe82', n_galaxies=37, seed=11, run_dir=str(tmp_path / 'run')))
+    res = json.loads((tmp_path / 'run' / 'results.json').read_text())['data']
+    assert res['pair'] == 'sdss-stripe82' and res['n_galaxies'] == 37 and res['seed'] == 11
+    img, meta, prov = load_dataset(res['files']['source'])
+    assert img.shape == (37, 3, 64, 64) and prov['survey'] == 'sdss' and prov['seed'] == 11
+    img_t, _, prov_t = load_dataset(res['files']['target'])
+    assert prov_t['survey'] == 'sdss-stripe82'
+    # papermill injected its cell right after the tagged parameters cell
+    nb = nbformat.read(str(out), as_version=4)
+    i = next(k for k, c in enumerate(nb.cells) if 'parameters' in c.metadata.get('tags', []))
+    assert 'injected-parameters' in nb.cells[i + 1].metadata.get('tags', [])
+
+def _cli(*args, cwd):
+    code = 'import sys; from deepastro.pipeline import main; sys.exit(main(sys.argv[1:]))'
+    return subprocess.run([sys.executable, '-c', code, *args], cwd=cwd, capture_output=True, text=True)
+
+def test_cli_lists_pairs(tmp_path):
+    r = _cli('pairs', cwd=tmp_path)
+    assert r.returncode == 0 and 'lsst-y10-y1' in r.stdout and 'sdss-decals' in r.stdout
+
+@pytest.mark.parametrize('args,msg', [
+    (['run', 'sdss-hsc'], "unknown survey pair 'sdss-hsc'; valid pairs: lsst-y10-y1"),
+    (['run', 'lsst-y10-y1', '-p', 'n_galaxy', '3'], "unknown parameter(s) ['n_galaxy']"),
+    (['run', 'lsst-y10-y1', '-p', 'n_galaxies', 'many'], "must be int"),
+])
+def test_cli_bad_input(tmp_path, args, msg):
+    r = _cli(*args, '--runs-dir', str(tmp_path), cwd=tmp_path)
+    assert r.returncode == 2 and msg in r.stderr, r.stderr
+    assert not any(tmp_path.iterdir()), "nothing should be written for rejected input"
+
+def test_cli_quick_run_and_resume(tmp_path):
+    "A small run of the main job: executed notebooks, results, figure, summary; a second call skips finished stages"
+    args = ('run', 'lsst-y10-y1', '--quick', '-p', 'n_galaxies', '400', '-p', 'epochs', '3', '--runs-dir', str(tmp_path))
+    r = _cli(*args, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    run = tmp_path / 'lsst-y10-y1'
+    assert (run / '02_data.ipynb').exists() and (run / '03_models.ipynb').exists()
+    res = json.loads((run / 'results.json').read_text())
+    assert res['stages']['data']['status'] == 'done' and res['stages']['baseline']['status'] == 'done'
+    b = res['baseline']
+    assert 0 <= b['target']['accuracy'] <= 1 and b['source']['n'] > 0 and b['epochs'] == 3
+    assert (run / 'figures' / 'baseline_confusion.png').stat().st_size > 1000
+    assert 'source acc' in r.stdout and 'lsst-y10-y1' in r.stdout
+    r2 = _cli(*args, cwd=tmp_path)
+    assert r2.returncode == 0 and r2.stdout.count('skipped') == 2, r2.stdout

@@ -1,0 +1,55 @@
+"""The project from outside: generated code in sync, notebooks clean, README generated, CI = README test command."""
+import json, shutil, subprocess, re
+from pathlib import Path
+import nbformat, pytest
+from conftest import ROOT, NBS, STAGE_NOTEBOOKS
+
+def _git(*args):
+    return subprocess.run(['git', *args], cwd=ROOT, capture_output=True, text=True)
+
+def _state():
+    "Status and diff of the work tree, to compare before and after a command"
+    return _git('status', '--porcelain').stdout + _git('diff').stdout
+
+@pytest.mark.skipif(not (ROOT / '.git').exists(), reason='not a git checkout')
+def test_export_and_clean_leave_tree_unchanged():
+    before = _state()
+    for cmd in (['nbdev_export'], ['nbdev_clean']):
+        r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    after = _state()
+    assert before == after, f"nbdev_export/nbdev_clean changed the tree:\n{_git('status', '--porcelain').stdout}"
+
+def _param_cells(path):
+    nb = nbformat.read(str(path), as_version=4)
+    return [c for c in nb.cells if 'parameters' in c.metadata.get('tags', [])]
+
+@pytest.mark.parametrize('name', ['02_data.ipynb', '03_models.ipynb'])
+def test_stage_notebook_has_one_parameters_cell_that_survives_clean(name, tmp_path):
+    assert len(_param_cells(NBS / name)) == 1
+    # clean a copy (nbdev_clean reads settings.ini from the copy's project)
+    shutil.copy(ROOT / 'settings.ini', tmp_path / 'settings.ini')
+    (tmp_path / 'nbs').mkdir(); dst = tmp_path / 'nbs' / name
+    shutil.copy(NBS / name, dst)
+    r = subprocess.run(['nbdev_clean', '--fname', str(dst)], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    cells = _param_cells(dst)
+    assert len(cells) == 1 and 'n_galaxies' in cells[0].source
+
+def test_every_module_comes_from_a_notebook():
+    mods = {p.stem for p in (ROOT / 'deepastro').glob('*.py')} - {'__init__', '_modidx'}
+    exp = set()
+    for nb in NBS.glob('*.ipynb'):
+        m = re.search(r'#\|\s*default_exp\s+(\S+)', nb.read_text())
+        if m: exp.add(m.group(1))
+    assert mods == exp, f"modules without notebooks: {mods - exp}; notebooks without modules: {exp - mods}"
+
+def test_readme_is_generated_from_index():
+    from deepastro.pipeline import readme_text
+    assert (ROOT / 'README.md').read_text() == readme_text(NBS / 'index.ipynb'), "run `deepastro readme`"
+
+def test_ci_runs_the_readme_test_command():
+    ci = (ROOT / '.ci' / 'run').read_text().strip().splitlines()[-1]
+    readme = (ROOT / 'README.md').read_text()
+    assert 'nbdev_test' in ci and 'pytest' in ci
+    assert ci in readme, f"README does not contain the CI command {ci!r}"
