@@ -40,8 +40,9 @@ def test_every_module_comes_from_a_notebook():
     mods = {p.stem for p in (ROOT / 'deepastro').glob('*.py')} - {'__init__', '_modidx'}
     exp = set()
     for nb in NBS.glob('*.ipynb'):
-        m = re.search(r'#\|\s*default_exp\s+(\S+)', nb.read_text())
-        if m: exp.add(m.group(1))
+        for c in nbformat.read(str(nb), as_version=4).cells:
+            m = re.match(r'#\|\s*default_exp\s+(\S+)', c.source)
+            if c.cell_type == 'code' and m: exp.add(m.group(1))
     assert mods == exp, f"modules without notebooks: {mods - exp}; notebooks without modules: {exp - mods}"
 
 def test_readme_is_generated_from_index():
