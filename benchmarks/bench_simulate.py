@@ -1,7 +1,7 @@
 """Benchmark: deepastro's batched renderer against a per-galaxy GalSim loop on the same galaxies.
 
 Prints ratios measured in the same run (no timed assertions):
-1. analytic components only (bulge, disk, bar, clumps, companion: what GalSim draws natively), deepastro on
+1. analytic components only (bulge, disk, bar, clumps, companion, neighbour: what GalSim draws natively), deepastro on
    2 torch threads vs the straightforward GalSim loop spread over 2 worker processes, with a fidelity check;
 2. the full 10,000-galaxy LSST g,r,i 100x100 set in both Y10 and Y1 versions, all features.
 
@@ -62,7 +62,7 @@ def main():
     resid = (np.abs(ours0 - ref0).max((-2, -1)) / ref0.max((-2, -1))).max()
     noise_ratio = (img[:n].numpy() - ours0[:1].mean() * 0).std() / ref.std()
 
-    print(f"analytic galaxies (bulge, disk, bar, clumps, companion), LSST Y10 g,r,i {PAIR.stamp}x{PAIR.stamp}, with noise")
+    print(f"analytic galaxies (bulge, disk, bar, clumps, companion, neighbour), LSST Y10 g,r,i {PAIR.stamp}x{PAIR.stamp}, with noise")
     print(f"  deepastro, 2 threads:        {rate_fast:8.1f} galaxies/s ({len(pop)} galaxies)")
     print(f"  GalSim loop, 2 processes:    {rate_gs:8.1f} galaxies/s ({n} galaxies)")
     print(f"  speed ratio deepastro/GalSim: {rate_fast / rate_gs:6.1f}x")
