@@ -1,5 +1,5 @@
 """The project from outside: generated code in sync, notebooks clean, README generated, CI = README test command."""
-import json, shutil, subprocess, re
+import json, shutil, subprocess, re, sys
 from pathlib import Path
 import nbformat, pytest
 from conftest import ROOT, NBS, STAGE_NOTEBOOKS
@@ -54,3 +54,10 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / 'README.md').read_text()
     assert 'nbdev_test' in ci and 'pytest' in ci
     assert ci in readme, f"README does not contain the CI command {ci!r}"
+
+def test_generated_modules_have_no_undefined_names():
+    "A name imported only in a notebook's test cells would pass nbdev_test and fail for users of the package"
+    r = subprocess.run([sys.executable, '-m', 'pyflakes', *map(str, sorted((ROOT / 'deepastro').glob('*.py')))],
+                       capture_output=True, text=True)
+    bad = [l for l in r.stdout.splitlines() if 'undefined name' in l]
+    assert not bad, '\n'.join(bad)
