@@ -13,14 +13,15 @@ __all__ = ['STAGES', 'PAIR_PARAMS', 'QUICK_PARAMS', 'nbs_dir', 'notebook_paramet
            'run_pair', 'summary', 'main', 'readme_text', 'write_readme']
 
 # %% ../nbs/09_pipeline.ipynb #dee86e8c
-STAGES = (('data', '02_data.ipynb'), ('baseline', '03_models.ipynb'))
+STAGES = (('data', '02_data.ipynb'), ('baseline', '03_models.ipynb'), ('da', '05_da.ipynb'), ('robustness', '08_evaluate.ipynb'))
 
 PAIR_PARAMS = {
-    'lsst-y10-y1':   dict(n_galaxies=15000, epochs=25, arch='convnet'),
+    'lsst-y10-y1':   dict(n_galaxies=15000, epochs=25, arch='convnet', methods='mmd-median:1;mmd:1,entropy:0.1',
+                          n_curve=2250, n_attack=150, generations=80),
     'sdss-decals':   dict(n_galaxies=15000, epochs=25, arch='convnet'),
     'sdss-stripe82': dict(n_galaxies=15000, epochs=25, arch='convnet'),
 }
-QUICK_PARAMS = dict(n_galaxies=1500, epochs=12)
+QUICK_PARAMS = dict(n_galaxies=1500, epochs=12, methods='mmd-median:1', n_curve=600, n_attack=30, generations=30)
 
 def nbs_dir() -> Path:
     "The folder of the stage notebooks (a checkout of the repository)"
@@ -107,12 +108,20 @@ def _record(run_dir, stage, params, status, seconds):
 # %% ../nbs/09_pipeline.ipynb #cd83b5b5
 def summary(results:dict[str, dict]) -> str:
     "A plain-text table of the headline numbers of each pair's results"
-    lines = [f"{'pair':15s} {'source acc':>10s} {'target acc':>10s} {'drop':>7s} {'n_train':>8s} {'train s':>8s}"]
+    nan = float('nan')
+    lines = [f"{'pair':15s} {'source acc':>10s} {'target acc':>10s} {'drop':>7s} {'DA target':>9s} {'gap won':>7s} "
+             f"{'attack base/DA':>14s} {'n_train':>8s} {'train s':>8s}"]
     for pair, r in results.items():
         b = r.get('baseline') or {}
         if not b: lines.append(f"{pair:15s} {'(no baseline)':>10s}"); continue
-        s, t = b['source']['accuracy'], (b.get('target') or {}).get('accuracy', float('nan'))
-        lines.append(f"{pair:15s} {s:10.3f} {t:10.3f} {s - t:7.3f} {b['n_train']:8d} {b['train_seconds']:8.0f}")
+        s, t = b['source']['accuracy'], (b.get('target') or {}).get('accuracy', nan)
+        da = r.get('da') or {}; first = (da.get('methods') or {}).get(da.get('saved'), {})
+        t_da = (first.get('target') or {}).get('accuracy', nan)
+        o = (da.get('oracle') or {}).get('target', nan)
+        gap = (t_da - t) / (o - t) if o == o and o > t else nan
+        rob = (r.get('robustness') or {}).get('models', {})
+        att = '/'.join(f"{rob[m]['attack']['untargeted']['success']:.2f}" if m in rob and 'attack' in rob[m] else '-' for m in ('baseline', 'da'))
+        lines.append(f"{pair:15s} {s:10.3f} {t:10.3f} {s - t:7.3f} {t_da:9.3f} {gap:7.2f} {att:>14s} {b['n_train']:8d} {b['train_seconds']:8.0f}")
     return '\n'.join(lines)
 
 # %% ../nbs/09_pipeline.ipynb #7f98c7db

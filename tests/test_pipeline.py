@@ -45,9 +45,14 @@ def test_cli_quick_run_and_resume(tmp_path):
     r = _cli(*args, cwd=tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
     run = tmp_path / 'lsst-y10-y1'
-    assert (run / '02_data.ipynb').exists() and (run / '03_models.ipynb').exists()
+    from deepastro.pipeline import STAGES
+    for stage, nb in STAGES: assert (run / nb).exists(), nb
     res = json.loads((run / 'results.json').read_text())
-    assert res['stages']['data']['status'] == 'done' and res['stages']['baseline']['status'] == 'done'
+    assert all(res['stages'][s]['status'] == 'done' for s, _ in STAGES)
+    da = res['da']; assert da['oracle']['target'] > 0 and da['saved'] in da['methods']
+    rob = res['robustness']['models']
+    assert set(rob) == {'baseline', 'da'} and 0 <= rob['baseline']['attack']['untargeted']['success'] <= 1
+    assert (run / 'models' / 'da_convnet.pth').exists() and (run / 'figures' / 'robustness_curves.png').exists()
     b = res['baseline']
     from deepastro.pipeline import QUICK_PARAMS
     assert b['epochs'] == QUICK_PARAMS['epochs'] and b['source']['n'] > 0
@@ -55,4 +60,4 @@ def test_cli_quick_run_and_resume(tmp_path):
     assert (run / 'figures' / 'baseline_confusion.png').stat().st_size > 1000
     assert 'source acc' in r.stdout and 'lsst-y10-y1' in r.stdout
     r2 = _cli(*args, cwd=tmp_path)
-    assert r2.returncode == 0 and r2.stdout.count('skipped') == 2, r2.stdout
+    assert r2.returncode == 0 and r2.stdout.count('skipped') == len(STAGES), r2.stdout
