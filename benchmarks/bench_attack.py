@@ -6,7 +6,7 @@ pixel values are bounded by each image's own per-band range. Prints wall-clock t
 success rates (no timed assertions).
 
 torchattacks is a benchmark-only dependency: `pip install --no-deps torchattacks`.
-Usage: python benchmarks/bench_attack.py [--model PATH] [--n-images 16] [--steps 10]
+Usage: python benchmarks/bench_attack.py [--model PATH] [--n-images 16] [--steps 10] [--threads N]
 """
 import argparse, tempfile, time, warnings
 from pathlib import Path
@@ -53,7 +53,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--model', default=str(DEFAULT_MODEL)); ap.add_argument('--n-images', type=int, default=16)
     ap.add_argument('--steps', type=int, default=10)
+    ap.add_argument('--threads', type=int, default=None, help='torch threads (default: torch decides)')
     a = ap.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
     warnings.filterwarnings('ignore')
     model, scaler, name = get_model(a.model)
     x, y = images(model, scaler, a.n_images)
