@@ -16,12 +16,12 @@ __all__ = ['STAGES', 'PAIR_PARAMS', 'QUICK_PARAMS', 'nbs_dir', 'notebook_paramet
 STAGES = (('data', '02_data.ipynb'), ('baseline', '03_models.ipynb'), ('da', '05_da.ipynb'), ('robustness', '08_evaluate.ipynb'))
 
 PAIR_PARAMS = {
-    'lsst-y10-y1':   dict(n_galaxies=15000, epochs=25, arch='convnet', methods='mmd-median:1;mmd:1,entropy:0.1',
+    'lsst-y10-y1':   dict(n_galaxies=15000, epochs=25, arch='convnet', methods='mmd-median:1',
                           n_curve=2250, n_attack=150, generations=80),
     'sdss-decals':   dict(n_galaxies=15000, epochs=25, arch='convnet'),
     'sdss-stripe82': dict(n_galaxies=15000, epochs=25, arch='convnet'),
 }
-QUICK_PARAMS = dict(n_galaxies=1500, epochs=12, methods='mmd-median:1', n_curve=600, n_attack=30, generations=30)
+QUICK_PARAMS = dict(n_galaxies=1500, epochs=12, methods='mmd-median:1', n_curve=400, n_attack=15, generations=20)
 
 def nbs_dir() -> Path:
     "The folder of the stage notebooks (a checkout of the repository)"
