@@ -33,17 +33,37 @@ def test_cli_lists_pairs(tmp_path):
     (['run', 'sdss-hsc'], "unknown survey pair 'sdss-hsc'; valid pairs: lsst-y10-y1"),
     (['run', 'lsst-y10-y1', '-p', 'n_galaxy', '3'], "unknown parameter(s) ['n_galaxy']"),
     (['run', 'lsst-y10-y1', '-p', 'n_galaxies', 'many'], "must be int"),
+    (['run', 'lsst-y10-y1', '--params', 'missing.yaml'], "parameter file not found"),
 ])
 def test_cli_bad_input(tmp_path, args, msg):
     r = _cli(*args, '--runs-dir', str(tmp_path), cwd=tmp_path)
     assert r.returncode == 2 and msg in r.stderr, r.stderr
     assert not any(tmp_path.iterdir()), "nothing should be written for rejected input"
 
+def test_cli_params_file_and_run_dir_version(tmp_path):
+    "A YAML file of overrides is checked like -p; a run folder from another version is refused, untouched"
+    (tmp_path / 'p.yaml').write_text('n_galaxies: many\n')
+    r = _cli('run', 'lsst-y10-y1', '--params', str(tmp_path / 'p.yaml'), '--runs-dir', str(tmp_path / 'runs'), cwd=tmp_path)
+    assert r.returncode == 2 and "must be int" in r.stderr, r.stderr
+    old = tmp_path / 'runs' / 'lsst-y10-y1'; old.mkdir(parents=True)
+    text = json.dumps({'deepastro_version': '0.0.1', 'baseline': {'source': {'accuracy': 0.9}}})
+    (old / 'results.json').write_text(text)
+    r = _cli('run', 'lsst-y10-y1', '--runs-dir', str(tmp_path / 'runs'), cwd=tmp_path)
+    assert r.returncode == 2 and 'written by deepastro 0.0.1' in r.stderr, r.stderr
+    assert (old / 'results.json').read_text() == text and [p.name for p in old.iterdir()] == ['results.json']
+
 def test_cli_quick_run_and_resume(tmp_path):
-    "A small run of the main job: executed notebooks, results, figure, summary; a second call skips finished stages"
-    args = ('run', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path))
+    """A small run of the main job: executed notebooks, results, tables, figures, summary; a second call skips finished
+    stages. A second pair whose first stage fails keeps its notebook with the error, and does not stop the first."""
+    bad = tmp_path / 'sdss-decals'; bad.mkdir(); (bad / 'data').write_text('a file where the data folder should be')
+    args = ('run', 'sdss-decals', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path))
     r = _cli(*args, cwd=tmp_path)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.returncode == 1 and 'pair sdss-decals failed' in r.stderr, r.stdout + r.stderr
+    assert json.loads((bad / 'results.json').read_text())['stages']['data']['status'] == 'failed'
+    err_nb = nbformat.read(str(bad / '02_data.ipynb'), as_version=4)
+    assert any(o.get('output_type') == 'error' for c in err_nb.cells for o in c.get('outputs', []))
+    (bad / 'data').unlink()
+    args = ('run', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path))
     run = tmp_path / 'lsst-y10-y1'
     from deepastro.pipeline import STAGES
     for stage, nb in STAGES: assert (run / nb).exists(), nb
@@ -54,10 +74,15 @@ def test_cli_quick_run_and_resume(tmp_path):
     assert set(rob) == {'baseline', 'da'} and 0 <= rob['baseline']['attack']['untargeted']['success'] <= 1
     assert (run / 'models' / 'da_convnet.pth').exists() and (run / 'figures' / 'robustness_curves.png').exists()
     b = res['baseline']
-    from deepastro.pipeline import QUICK_PARAMS
-    assert b['epochs'] == QUICK_PARAMS['epochs'] and b['source']['n'] > 0
+    from deepastro.pipeline import pair_params
+    assert b['epochs'] == pair_params('lsst-y10-y1', quick=True)['epochs'] and b['source']['n'] > 0
     assert b['source']['accuracy'] > 0.5 and 0 <= b['target']['accuracy'] <= 1   # three classes: chance is 1/3
     assert (run / 'figures' / 'baseline_confusion.png').stat().st_size > 1000
     assert 'source acc' in r.stdout and 'lsst-y10-y1' in r.stdout
+    d = res['debias']; assert d['L']['naive']['L'] > 0 and 0 < d['accuracy']['debiased'] <= 1 and d['theta_fit'] > 0
+    assert 'source.accuracy' in (run / 'tables' / 'baseline.csv').read_text()
+    assert (tmp_path / 'summary.csv').read_text().startswith('pair,')
+    page = (tmp_path / 'report.html').read_text()
+    assert 'lsst-y10-y1' in page and 'report_notebooks/lsst-y10-y1/05_da.html' in page and 'sdss-decals' in page
     r2 = _cli(*args, cwd=tmp_path)
     assert r2.returncode == 0 and r2.stdout.count('skipped') == len(STAGES), r2.stdout

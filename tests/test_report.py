@@ -1,0 +1,142 @@
+"""The report page: two runs (one real results.json, one partial), numbers, links, and a headless-Chromium render."""
+import base64, copy, io, json, re, shutil, subprocess, time
+from pathlib import Path
+
+import nbformat, pytest
+from PIL import Image
+from deepastro.report import write_report, report_rows
+
+HERE = Path(__file__).parent
+
+# ---------------------------------------------------------------- browser helpers (reusable)
+
+_CHECK_JS = '''<script>
+window.addEventListener('load', () => {
+  const r = [...document.images].map(i => { const b = i.getBoundingClientRect();
+    return {alt: i.alt, ok: i.complete && i.naturalWidth > 0, shown: b.width > 0 && b.height > 0}; });
+  const pre = document.createElement('pre'); pre.id = 'img-check'; pre.textContent = JSON.stringify(r);
+  document.body.appendChild(pre);
+});
+</script>'''
+
+def browser_images(page:Path, chromium:str, timeout:int=60) -> list:
+    "Open `page` in headless Chromium; for each <img>: {alt, ok (decoded, naturalWidth>0), shown (laid out)}"
+    probe = page.with_name(page.stem + '.check.html')   # same folder, so relative URLs resolve alike
+    probe.write_text(page.read_text(encoding='utf-8').replace('</body>', _CHECK_JS + '</body>'), encoding='utf-8')
+    try:
+        res = subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                              '--window-size=1280,1024', '--dump-dom', probe.resolve().as_uri()],
+                             capture_output=True, text=True, timeout=timeout)
+    finally: probe.unlink()
+    m = re.search(r'<pre id="img-check">(.*?)</pre>', res.stdout, re.S)
+    assert m, f'page did not load or the check did not run:\n{res.stderr[-2000:]}'
+    return json.loads(m.group(1).replace('&quot;', '"').replace('&amp;', '&').replace('&lt;', '<').replace('&gt;', '>'))
+
+def data_uri_images_ok(page:str) -> list:
+    "Decode every data: URI image of HTML `page` fully with PIL (catches truncated files a browser shows in part)"
+    res = []
+    for uri in re.findall(r'<img[^>]*src="data:image/[a-z]+;base64,([^"]+)"', page):
+        try: Image.open(io.BytesIO(base64.b64decode(uri))).load(); res.append(True)
+        except Exception: res.append(False)
+    return res
+
+
+# ---------------------------------------------------------------- synthetic runs
+
+def _png(path:Path, color, size=(120, 80)):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new('RGB', size, color).save(path)
+    return path
+
+def _nb(path:Path, figure:str=''):
+    "A small 'executed' stage notebook that saves `figure` (mentions its file name) and shows an image output"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    png = io.BytesIO(); Image.new('RGB', (40, 30), 'teal').save(png, 'PNG')
+    cell = nbformat.v4.new_code_cell(f"plt.savefig(run / 'figures' / '{figure}')" if figure else 'print(1)')
+    cell.outputs = [nbformat.v4.new_output('display_data', data={'image/png': base64.b64encode(png.getvalue()).decode(),
+                                                                   'text/plain': '<Figure>'})]
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f'# {path.stem}'), cell]), path)
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+    "Two runs: lsst-y10-y1 (real results: data, baseline, da, robustness) and sdss-decals (baseline, debias, uda only)"
+    runs = tmp_path_factory.mktemp('runs')
+    full = json.loads((HERE/'fixtures'/'lsst-y10-y1_results.json').read_text())
+    part = {k: copy.deepcopy(full[k]) for k in ('data', 'baseline')}
+    part['baseline']['target']['accuracy'] = 0.61
+    part['stages'] = {'baseline': {'notebook': '03_models.ipynb'}, 'debias': {'notebook': '07_debias.ipynb'}}
+    part['debias'] = {'L': {'naive': {'L': 0.21, 'err': 0.01}, 'de-biased': {'L': 0.05, 'err': 0.01}},
+                      'reduction': {'hard': 0.76}}
+    part['uda'] = {'table': {'mmd': {'target': 0.7}}, 'seconds': 12.0}
+    results = {'lsst-y10-y1': full, 'sdss-decals': part}
+    for f, fig in (('02_data', ''), ('03_models', 'baseline_confusion.png'), ('05_da', ''), ('08_evaluate', 'isomaps.png')):
+        _nb(runs/'lsst-y10-y1'/f'{f}.ipynb', fig)
+    for f, fig in (('03_models', 'baseline_confusion.png'), ('07_debias', 'bias.png')):
+        _nb(runs/'sdss-decals'/f'{f}.ipynb', fig)
+    _png(runs/'lsst-y10-y1'/'figures'/'baseline_confusion.png', 'navy')
+    _png(runs/'lsst-y10-y1'/'figures'/'isomaps.png', 'orange')
+    _png(runs/'sdss-decals'/'figures'/'baseline_confusion.png', 'green')
+    _png(runs/'sdss-decals'/'figures'/'bias.png', 'purple')
+    return runs, results
+
+@pytest.fixture(scope='module')
+def report(runs, tmp_path_factory):
+    runs_dir, results = runs
+    t = time.time()
+    page = write_report(results, tmp_path_factory.mktemp('out')/'report.html', links={}, runs_dir=runs_dir)
+    print(f'write_report: {time.time() - t:.1f} s')
+    return page
+
+# ---------------------------------------------------------------- tests
+
+def _cells(page:str, label:str) -> list:
+    "The cells (inner HTML) of the table row labelled `label`"
+    row = re.search(r'<tr><td class="label">' + re.escape(label) + r'</td>(.*?)</tr>', page)
+    assert row, f'no row {label!r}'
+    return re.findall(r'<td>(.*?)</td>', row.group(1))
+
+def test_table(report):
+    page = report.read_text()
+    assert re.search(r'<th>lsst-y10-y1</th><th>sdss-decals</th>', page)
+    base, decals = _cells(page, 'accuracy, target')
+    assert '72.6%' in base and '61.0%' in decals
+    assert re.search(r'href="report_notebooks/lsst-y10-y1/03_models.html"', base)
+    da = _cells(page, 'mmd-median:1: gap recovered')
+    assert '63.7%' in da[0] and 'href="report_notebooks/lsst-y10-y1/05_da.html"' in da[0] and da[1] == '-'
+    att = _cells(page, 'baseline: attack success, untargeted')
+    assert '72.7%' in att[0] and '08_evaluate.html' in att[0] and att[1] == '-'
+    L = _cells(page, 'bias L, naive')
+    assert L[0] == '-' and '0.210' in L[1] and '07_debias.html' in L[1]
+    assert '70.0%' not in page and '0.7' in ''.join(_cells(page, 'table / mmd / target'))   # uda: generic rows
+
+def test_links_resolve(report):
+    page = report.read_text()
+    hrefs = re.findall(r'<a href="([^"]+)"', page)
+    assert len(hrefs) > 30
+    for h in set(hrefs): assert (report.parent/h).is_file(), h
+    nbpage = (report.parent/'report_notebooks'/'lsst-y10-y1'/'08_evaluate.html').read_text()
+    assert re.search(r'<img[^>]*src="data:image/png', nbpage)                       # executed outputs kept
+
+def test_rows_missing_sections():
+    rows = report_rows({'p': {}})
+    assert all(get({}) in (None, (None, None)) for *_, get in rows)
+
+def test_renders_in_chromium(report, chromium):
+    t = time.time()
+    imgs = browser_images(report, chromium)
+    print(f'chromium: {time.time() - t:.1f} s')
+    assert len(imgs) == 4, imgs                                     # 3 figure rows x 2 pairs, 2 of them '-'
+    assert all(i['ok'] and i['shown'] for i in imgs), imgs
+    assert all(data_uri_images_ok(report.read_text()))
+
+def test_broken_image_fails(runs, tmp_path, chromium):
+    runs_dir, results = runs
+    bad = tmp_path/'runs'; shutil.copytree(runs_dir, bad)
+    (bad/'sdss-decals'/'figures'/'bias.png').write_bytes(b'not a png' * 10)                 # undecodable
+    data = (bad/'lsst-y10-y1'/'figures'/'isomaps.png').read_bytes()
+    (bad/'lsst-y10-y1'/'figures'/'isomaps.png').write_bytes(data[:len(data) // 2])        # truncated
+    page = write_report(results, tmp_path/'report.html', runs_dir=bad, render_nbs=False)
+    imgs = {i['alt']: i['ok'] for i in browser_images(page, chromium)}
+    assert imgs == {'lsst-y10-y1: baseline_confusion.png': True, 'lsst-y10-y1: isomaps.png': True,
+                    'sdss-decals: baseline_confusion.png': True, 'sdss-decals: bias.png': False}
+    assert data_uri_images_ok(page.read_text()).count(False) == 2              # PIL catches the truncated one too
