@@ -194,7 +194,7 @@ SURVEY_PAIRS = {p.name: p for p in (
                dict(z_min=0.01, z_max=0.25, mag_limit=17.77), ('lens',),
                'SDSS (source) vs DECaLS (target): pixel scale, seeing, depth and the reddest band differ'),
     SurveyPair('sdss-stripe82', 'sdss', 'sdss-stripe82', 64, 'galaxy10', True,
-               dict(z_min=0.01, z_max=0.3, mag_limit=18.5), (),
+               dict(z_min=0.01, z_max=0.3, mag_limit=18.5), ('lens',),
                'SDSS wide field (source) vs Stripe 82 deep coadd (target): same galaxies, deeper and sharper'),
 )}
 

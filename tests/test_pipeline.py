@@ -79,6 +79,9 @@ def test_cli_quick_run_and_resume(tmp_path):
     assert b['source']['accuracy'] > 0.5 and 0 <= b['target']['accuracy'] <= 1   # three classes: chance is 1/3
     assert (run / 'figures' / 'baseline_confusion.png').stat().st_size > 1000
     assert 'source acc' in r.stdout and 'lsst-y10-y1' in r.stdout
+    u = res['uda']; assert u['unknown'] == ['merger'] and u['classes'] == ['spiral', 'elliptical']
+    assert {'source only', 'UDA, 0 labelled/class', 'UDA, 10 labelled/class', 'oracle'} <= set(u['models'])
+    assert u['models']['source only']['target']['n_unknown'] > 0 and (run / 'figures' / 'uda_latents.png').exists()
     d = res['debias']; assert d['L']['naive']['L'] > 0 and 0 < d['accuracy']['debiased'] <= 1 and d['theta_fit'] > 0
     assert 'source.accuracy' in (run / 'tables' / 'baseline.csv').read_text()
     assert (tmp_path / 'summary.csv').read_text().startswith('pair,')

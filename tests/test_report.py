@@ -67,7 +67,11 @@ def runs(tmp_path_factory):
     part['stages'] = {'baseline': {'notebook': '03_models.ipynb'}, 'debias': {'notebook': '07_debias.ipynb'}}
     part['debias'] = {'L': {'naive': {'L': 0.21, 'err': 0.01}, 'de-biased': {'L': 0.05, 'err': 0.01}},
                       'reduction': {'hard': 0.76}}
-    part['uda'] = {'table': {'mmd': {'target': 0.7}}, 'seconds': 12.0}
+    part['uda'] = {'models': {'source only': {'mode': 'source', 'source': {'accuracy': 0.64}, 'target': {'accuracy': 0.18, 'auroc': 0.31}},
+                              'UDA, 0 labelled/class': {'mode': 'uda', 'source': {'accuracy': 0.64},
+                                                        'target': {'accuracy': 0.376, 'auroc': 0.692, 'h_score': 0.2},
+                                                        'clusters': {'purity': 0.93, 'nmi': 0.1}}},
+                   'table': [{'model': 'source only', 'gap recovered': 0.0}, {'model': 'UDA, 0 labelled/class', 'gap recovered': 0.39}]}
     results = {'lsst-y10-y1': full, 'sdss-decals': part}
     for f, fig in (('02_data', ''), ('03_models', 'baseline_confusion.png'), ('05_da', ''), ('08_evaluate', 'isomaps.png')):
         _nb(runs/'lsst-y10-y1'/f'{f}.ipynb', fig)
@@ -107,7 +111,10 @@ def test_table(report):
     assert '72.7%' in att[0] and '08_evaluate.html' in att[0] and att[1] == '-'
     L = _cells(page, 'bias L, naive')
     assert L[0] == '-' and '0.210' in L[1] and '07_debias.html' in L[1]
-    assert '70.0%' not in page and '0.7' in ''.join(_cells(page, 'table / mmd / target'))   # uda: generic rows
+    auc = _cells(page, 'UDA, 0 labelled/class: AUROC of the unknown score')
+    assert auc[0] == '-' and '0.692' in auc[1] and '06_uda.html' not in auc[1]      # no 06_uda notebook in that run folder
+    assert '39.0%' in _cells(page, 'UDA, 0 labelled/class: gap recovered')[1]
+    assert '37.6%' in _cells(page, 'UDA, 0 labelled/class: accuracy, target')[1]
 
 def test_links_resolve(report):
     page = report.read_text()
