@@ -69,7 +69,8 @@ def runs(tmp_path_factory):
                       'reduction': {'hard': 0.76}}
     part['uda'] = {'models': {'source only': {'mode': 'source', 'source': {'accuracy': 0.64}, 'target': {'accuracy': 0.18, 'auroc': 0.31}},
                               'UDA, 0 labelled/class': {'mode': 'uda', 'source': {'accuracy': 0.64},
-                                                        'target': {'accuracy': 0.376, 'auroc': 0.692, 'h_score': 0.2},
+                                                        'target': {'accuracy': 0.376, 'auroc': 0.692, 'h_score': 0.2,
+                                                                   'auroc_scores': {'entropy': 0.692, 'labelled': 0.915}},
                                                         'clusters': {'purity': 0.93, 'nmi': 0.1}}},
                    'table': [{'model': 'source only', 'gap recovered': 0.0}, {'model': 'UDA, 0 labelled/class', 'gap recovered': 0.39}]}
     results = {'lsst-y10-y1': full, 'sdss-decals': part}
@@ -111,8 +112,9 @@ def test_table(report):
     assert '72.7%' in att[0] and '08_evaluate.html' in att[0] and att[1] == '-'
     L = _cells(page, 'bias L, naive')
     assert L[0] == '-' and '0.210' in L[1] and '07_debias.html' in L[1]
-    auc = _cells(page, 'UDA, 0 labelled/class: AUROC of the unknown score')
+    auc = _cells(page, 'UDA, 0 labelled/class: AUROC of the flagging score')
     assert auc[0] == '-' and '0.692' in auc[1] and '06_uda.html' not in auc[1]      # no 06_uda notebook in that run folder
+    assert '0.915' in _cells(page, 'UDA, 0 labelled/class: AUROC, nearest-labelled-image score')[1]
     assert '39.0%' in _cells(page, 'UDA, 0 labelled/class: gap recovered')[1]
     assert '37.6%' in _cells(page, 'UDA, 0 labelled/class: accuracy, target')[1]
 
