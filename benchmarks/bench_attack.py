@@ -15,7 +15,7 @@ from torch import nn
 from deepastro.surveys import get_pair
 from deepastro.simulate import draw_population, simulate
 from deepastro.models import load_classifier, train_baseline, predict
-from deepastro.data import make_pair_dataset, PairData
+from deepastro.data import make_pair_dataset, PairData, scratch_dir
 from deepastro.perturb import one_pixel_attack
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / 'runs' / 'lsst-y10-y1' / 'models' / 'baseline_convnet.pth'
@@ -23,7 +23,7 @@ DEFAULT_MODEL = Path(__file__).resolve().parents[1] / 'runs' / 'lsst-y10-y1' / '
 def get_model(path):
     if path and Path(path).exists():
         m, scaler, classes = load_classifier(path); return m, scaler, f'{path}'
-    tmp = Path(tempfile.mkdtemp())
+    tmp = scratch_dir()
     data = PairData(make_pair_dataset('lsst-y10-y1', 1500, tmp / 'data', seed=0), seed=0)
     return train_baseline(data, 'convnet', 8, 3e-3, 0, path=tmp, quiet=True).model.eval(), data.scaler, 'quick model (1500 galaxies, 8 epochs)'
 

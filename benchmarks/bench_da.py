@@ -7,7 +7,7 @@ Usage: python benchmarks/bench_da.py [--n-galaxies 2000] [--steps 40]
 import argparse, tempfile, time, warnings
 import torch, torch.nn.functional as F
 from fastai.torch_core import set_seed
-from deepastro.data import make_pair_dataset, PairData, heap_alloc
+from deepastro.data import make_pair_dataset, PairData, heap_alloc, scratch_dir
 from deepastro.models import make_learner, ConvNet
 from deepastro.da import TargetFeed, MMDLoss, mmd2
 
@@ -46,7 +46,7 @@ def main():
     ap = argparse.ArgumentParser(); ap.add_argument('--n-galaxies', type=int, default=2000)
     ap.add_argument('--steps', type=int, default=40); ap.add_argument('--warm', type=int, default=5)
     a = ap.parse_args(); torch.set_num_threads(2); warnings.filterwarnings('ignore')
-    d = tempfile.mkdtemp()
+    d = scratch_dir()
     data = PairData(make_pair_dataset('lsst-y10-y1', a.n_galaxies, d, seed=0, verbose=False), bs=128, augment=False)
     xt = data.target('train')[0]
     rates = {}

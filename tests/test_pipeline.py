@@ -21,6 +21,18 @@ def test_papermill_parameters_take_effect(tmp_path):
     i = next(k for k, c in enumerate(nb.cells) if 'parameters' in c.metadata.get('tags', []))
     assert 'injected-parameters' in nb.cells[i + 1].metadata.get('tags', [])
 
+def test_robustness_stage_unpaired_pair(tmp_path):
+    "The robustness stage on SDSS -> DECaLS (different galaxies in the two surveys) runs and skips only the paired parts"
+    run = tmp_path / 'run'
+    pm.execute_notebook(str(NBS / '08_evaluate.ipynb'), str(tmp_path / '08.ipynb'), kernel_name='python3', cwd=str(NBS),
+                        progress_bar=False, parameters=dict(pair='sdss-decals', n_galaxies=500, epochs=3, n_curve=150,
+                                                            n_attack=4, generations=3, n_isomap=100, run_dir=str(run)))
+    res = json.loads((run / 'results.json').read_text())['robustness']
+    for m in ('baseline', 'da'):
+        r = res['models'][m]
+        assert 0 <= r['target']['accuracy'] <= 1 and 'noisy' not in r['latent'] and 'perturbed' in r['latent']
+    assert (run / 'figures' / 'isomaps.png').exists() and not (run / 'figures' / 'church_windows.png').exists()
+
 def _cli(*args, cwd):
     code = 'import sys; from deepastro.pipeline import main; sys.exit(main(sys.argv[1:]))'
     return subprocess.run([sys.executable, '-c', code, *args], cwd=cwd, capture_output=True, text=True)
