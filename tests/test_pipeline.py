@@ -46,6 +46,8 @@ def test_cli_lists_pairs(tmp_path):
     (['run', 'lsst-y10-y1', '-p', 'n_galaxy', '3'], "unknown parameter(s) ['n_galaxy']"),
     (['run', 'lsst-y10-y1', '-p', 'n_galaxies', 'many'], "must be int"),
     (['run', 'lsst-y10-y1', '--params', 'missing.yaml'], "parameter file not found"),
+    (['run', 'lsst-y10-y1', '--stages', 'baseline,isomap'], "unknown stage(s) ['isomap']"),
+    (['run', 'lsst-y10-y1', '--jobs', '0'], "--jobs must be at least 1"),
 ])
 def test_cli_bad_input(tmp_path, args, msg):
     r = _cli(*args, '--runs-dir', str(tmp_path), cwd=tmp_path)
