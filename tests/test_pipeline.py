@@ -68,11 +68,13 @@ def test_cli_params_file_and_run_dir_version(tmp_path):
 
 def test_cli_quick_run_and_resume(tmp_path):
     """A small run of the main job: executed notebooks, results, tables, figures, summary; a second call skips finished
-    stages. A second pair whose first stage fails keeps its notebook with the error, and does not stop the first."""
+    stages. A second pair whose first stage fails keeps its notebook with the error, and does not stop the first.
+    Two stages run at a time, each in its own process with half the cores as threads."""
     bad = tmp_path / 'sdss-decals'; bad.mkdir(); (bad / 'data').write_text('a file where the data folder should be')
-    args = ('run', 'sdss-decals', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path))
+    args = ('run', 'sdss-decals', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path), '--jobs', '2')
     r = _cli(*args, cwd=tmp_path)
-    assert r.returncode == 1 and 'pair sdss-decals failed' in r.stderr, r.stdout + r.stderr
+    assert r.returncode == 1 and 'pair sdss-decals failed: data stage' in r.stderr, r.stdout + r.stderr
+    assert '2 stages at a time' in r.stdout and '[7/12 stages' in r.stdout, r.stdout
     assert json.loads((bad / 'results.json').read_text())['stages']['data']['status'] == 'failed'
     err_nb = nbformat.read(str(bad / '02_data.ipynb'), as_version=4)
     assert any(o.get('output_type') == 'error' for c in err_nb.cells for o in c.get('outputs', []))
@@ -83,6 +85,8 @@ def test_cli_quick_run_and_resume(tmp_path):
     for stage, nb in STAGES: assert (run / nb).exists(), nb
     res = json.loads((run / 'results.json').read_text())
     assert all(res['stages'][s]['status'] == 'done' for s, _ in STAGES)
+    import os
+    assert {res['stages'][s]['threads'] for s, _ in STAGES} == {max(1, len(os.sched_getaffinity(0)) // 2)}
     da = res['da']; assert da['oracle']['target'] > 0 and da['saved'] in da['methods']
     rob = res['robustness']['models']
     assert set(rob) == {'baseline', 'da'} and 0 <= rob['baseline']['attack']['untargeted']['success'] <= 1
