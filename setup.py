@@ -1,6 +1,20 @@
 """Install deepastro from settings.ini (nbdev 2 layout)."""
 from configparser import ConfigParser
-import setuptools, shlex
+import setuptools, shlex, shutil
+from pathlib import Path
+from setuptools.command.build_py import build_py
+
+class BuildWithNotebooks(build_py):
+    "Also copy the stage notebooks, parameter files and images into the package (deepastro/nbs): `deepastro run` from any folder"
+    def run(self):
+        super().run()
+        src, dst = Path('nbs'), Path(self.build_lib) / 'deepastro' / 'nbs'
+        if not (src / '02_data.ipynb').exists(): raise FileNotFoundError("nbs/ (the stage notebooks) is missing from the source tree")
+        shutil.rmtree(dst, ignore_errors=True)        # no stale notebooks of an earlier build
+        for pattern in ('[0-9][0-9]_*.ipynb', 'index.ipynb', 'params/*.yaml', 'images/*', 'measured/*'):
+            for f in src.glob(pattern):
+                (dst / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(f, dst / f.relative_to(src))
 
 config = ConfigParser(delimiters=['='])
 config.read('settings.ini', encoding='utf-8')
@@ -29,7 +43,7 @@ setuptools.setup(
     url=cfg['git_url'],
     packages=setuptools.find_packages(include=['deepastro', 'deepastro.*']),
     include_package_data=True,
-    package_data={'deepastro': ['params/*.yaml']},
+    cmdclass={'build_py': BuildWithNotebooks},
     install_requires=requirements,
     extras_require={'dev': dev_requirements},
     python_requires='>=' + min_python,

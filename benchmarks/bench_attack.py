@@ -15,10 +15,11 @@ from torch import nn
 from deepastro.surveys import get_pair
 from deepastro.simulate import draw_population, simulate
 from deepastro.models import load_classifier, train_baseline, predict
-from deepastro.data import make_pair_dataset, PairData, scratch_dir
+from deepastro.data import make_pair_dataset, PairData
+from deepastro.core import scratch_dir
 from deepastro.perturb import one_pixel_attack
 
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / 'runs' / 'lsst-y10-y1' / 'models' / 'baseline_convnet.pth'
+DEFAULT_MODEL = Path(__file__).resolve().parents[1] / 'runs' / 'lsst-y10-y1' / 'seed-0' / 'models' / 'baseline_convnet.pth'
 
 def get_model(path):
     if path and Path(path).exists():

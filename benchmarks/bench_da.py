@@ -7,7 +7,8 @@ Usage: python benchmarks/bench_da.py [--n-galaxies 2000] [--steps 40]
 import argparse, tempfile, time, warnings
 import torch, torch.nn.functional as F
 from fastai.torch_core import set_seed
-from deepastro.data import make_pair_dataset, PairData, heap_alloc, scratch_dir
+from deepastro.data import make_pair_dataset, PairData
+from deepastro.core import heap_alloc, scratch_dir
 from deepastro.models import make_learner, ConvNet
 from deepastro.da import TargetFeed, MMDLoss, mmd2
 

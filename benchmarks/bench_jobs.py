@@ -6,7 +6,7 @@ import argparse, json, os, subprocess, sys
 
 CHILD = r"""
 import json, sys, time, torch, torch.nn.functional as F
-from deepastro.data import heap_alloc
+from deepastro.core import heap_alloc
 from deepastro.models import ConvNet
 steps, size, bs = int(sys.argv[1]), int(sys.argv[2]), 128
 torch.manual_seed(0); model = ConvNet(3, 3, size); opt = torch.optim.Adam(model.parameters(), 1e-3)

@@ -8,7 +8,7 @@ Usage: python benchmarks/bench_train.py [--steps 30] [--bs 128]
 """
 import argparse, contextlib, resource, time
 import torch, torch.nn.functional as F
-from deepastro.data import heap_alloc
+from deepastro.core import heap_alloc
 from deepastro.models import ConvNet
 
 def run(channels_last, heap, steps, warm, bs, size=100):

@@ -17,7 +17,8 @@ from .perturb import noise_sigma
 # %% auto #0
 __all__ = ['MMD_BANDWIDTHS', 'LOSS_TERMS', 'mmd2', 'class_mmd2', 'coral', 'grad_reverse', 'dann_lambda', 'TargetFeed', 'LossTerm',
            'MMDLoss', 'CORALLoss', 'EntropyLoss', 'ClassMMDLoss', 'ConsistencyLoss', 'attach_module',
-           'domain_discriminator', 'DANNLoss', 'FisherLoss', 'TargetAccuracy', 'parse_recipe', 'da_callbacks']
+           'domain_discriminator', 'DANNLoss', 'FisherLoss', 'TargetAccuracy', 'parse_recipe', 'da_callbacks',
+           'gap_share', 'DAResult', 'run_da']
 
 # %% ../nbs/05_da.ipynb #a5cfd103
 MMD_BANDWIDTHS = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1, 5, 10, 15, 20, 25, 30, 35, 100, 1e3, 1e4, 1e5, 1e6)
@@ -337,3 +338,144 @@ def da_callbacks(spec:str, target_x:torch.Tensor, mode:str='joint', seed:int=0) 
     "The TargetFeed and loss-term callbacks of a recipe"
     return [TargetFeed(target_x, mode=mode, seed=seed)] + [LOSS_TERMS[n](w, **({} if wu is None else dict(warmup=wu)))
                                                            for n, w, wu in parse_recipe(spec)]
+
+# %% ../nbs/05_da.ipynb #c4f18c46
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+import pandas as pd
+from .core import Record, save_record, scratch_dir, progress
+
+def gap_share(da, # target test accuracy of the adapted model (a number or an array)
+              baseline, # ... of the source-only model
+              oracle, # ... of the model trained on labelled target images (None: not trained)
+             ):
+    "Share of the baseline's target gap won back, (da - baseline) / (oracle - baseline); NaN when oracle <= baseline or missing"
+    if any(v is None for v in (da, baseline, oracle)): return float('nan')
+    if all(np.ndim(v) == 0 for v in (da, baseline, oracle)):
+        da, baseline, oracle = float(da), float(baseline), float(oracle)
+        return (da - baseline) / (oracle - baseline) if oracle > baseline else float('nan')
+    da, baseline, oracle = (np.asarray(v, dtype=float) for v in (da, baseline, oracle))
+    with np.errstate(divide='ignore', invalid='ignore'):
+        return np.where(oracle > baseline, (da - baseline) / (oracle - baseline), np.nan)
+
+@dataclass
+class DAResult(Record):
+    "The DA stage's record: each recipe's adapted model on both test sets, beside the baseline and the oracle"
+    recipes: list              # DA recipes trained, in order
+    saved: str                 # the recipe whose model is the run's `da` model (the first)
+    epochs: int                # one-cycle epochs of every model
+    lr: float                  # peak learning rate
+    seed: int                  # data, splits and training seed
+    baseline: dict             # source-only model: `source` and `target` test accuracy, `from_stage` ('baseline', or None: trained here)
+    oracle: dict|None = None   # model trained on labelled target images: `target` test accuracy, `seconds` (None: not trained)
+    methods: dict = field(default_factory=dict)  # recipe -> `source`, `target` (`classification_metrics`), `seconds`, `feed_mode`, `history` (recorder columns per epoch)
+
+    def _method(self, recipe):
+        r = self.saved if recipe is None else recipe
+        if r not in self.methods: raise KeyError(f"no DA recipe {r!r} in this record; it has {', '.join(map(repr, self.methods))}")
+        return self.methods[r]
+    def source_acc(self, recipe:str|None=None) -> float:
+        "Source test accuracy of `recipe`'s model (None: the saved recipe)"
+        return self._method(recipe)['source']['accuracy']
+    def target_acc(self, recipe:str|None=None) -> float:
+        "Target test accuracy of `recipe`'s model (None: the saved recipe)"
+        return self._method(recipe)['target']['accuracy']
+    @property
+    def oracle_target_acc(self) -> float:
+        "Target test accuracy of the oracle (NaN if it was not trained)"
+        return self.oracle['target'] if self.oracle else float('nan')
+    def gap_won(self, recipe:str|None=None) -> float:
+        "Share of the baseline's target gap that `recipe` wins back (`gap_share`; None: the saved recipe)"
+        return gap_share(self.target_acc(recipe), self.baseline['target'], self.oracle_target_acc)
+    def source_change(self, recipe:str|None=None) -> float:
+        "Source test accuracy of `recipe`'s model minus the baseline's: what adaptation costs on the source (None: the saved recipe)"
+        return self.source_acc(recipe) - self.baseline['source']
+    def table(self) -> pd.DataFrame:
+        "Source and target accuracy, gap won back and source change of the baseline, every recipe and the oracle"
+        b = self.baseline
+        rows = [dict(model='baseline', source=b['source'], target=b['target'])]
+        rows += [dict(model=r, source=self.source_acc(r), target=self.target_acc(r)) for r in self.methods]
+        if self.oracle: rows.append(dict(model='oracle (labelled target)', source=np.nan, target=self.oracle_target_acc))
+        t = pd.DataFrame(rows).set_index('model')
+        t['gap recovered'] = gap_share(t.target, b['target'], self.oracle_target_acc)
+        t['source change'] = t.source - b['source']
+        return t
+    def headline(self):
+        return dict(da_source_acc=self.source_acc(), da_target_acc=self.target_acc(), oracle_target_acc=self.oracle_target_acc,
+                    gap_won=self.gap_won(), source_change=self.source_change())
+
+# %% ../nbs/05_da.ipynb #7183ef77
+from .models import BaselineResult, train_baseline, evaluate_domains, create_model, save_classifier
+
+def _reuse_baseline(baseline, data, epochs, lr, seed) -> bool:
+    "Whether the baseline stage's record was trained like the DA models (architecture, epochs, learning rate, seed, training set)"
+    return baseline is not None and (baseline.arch, baseline.epochs, baseline.seed, baseline.lr, baseline.n_train) == (
+        'convnet', epochs, seed, lr, len(data.split['train']))
+
+def _baseline_accuracies(baseline, data, run, epochs, lr, seed) -> dict:
+    "Source and target test accuracy of the source-only model: the baseline stage's if it fits, else trained here"
+    if _reuse_baseline(baseline, data, epochs, lr, seed):
+        return dict(source=baseline.source['accuracy'], target=baseline.target['accuracy'], from_stage='baseline')
+    b = evaluate_domains(train_baseline(data, 'convnet', epochs, lr, seed, path=run, quiet=True).model, data)
+    return dict(source=b['source']['accuracy'], target=b['target']['accuracy'], from_stage=None)
+
+def _train_recipe(data, recipe, xt_train, run, epochs, lr, seed, feed_mode):
+    "Train and test one DA recipe: its `DAResult.methods` entry and the trained model"
+    t0 = time.perf_counter()
+    learn = train_baseline(data, 'convnet', epochs, lr, seed, path=run, quiet=True, what=f'DA {recipe}',
+                           cbs=da_callbacks(recipe, xt_train, feed_mode, seed))
+    progress(f'testing DA {recipe}'); res = evaluate_domains(learn.model, data)
+    hist = pd.DataFrame(learn.recorder.values, columns=learn.recorder.metric_names[1:-1])
+    return dict(source=res['source'], target=res['target'], seconds=time.perf_counter() - t0, feed_mode=feed_mode,
+                history={c: hist[c].tolist() for c in hist.columns}), learn.model
+
+def _save_da_model(path, model, data, recipe, feed_mode):
+    "Save `model` without DA-only modules (DANN discriminator, Fisher centres), so that it loads like any classifier"
+    clean = create_model('convnet', data.n_bands, len(data.classes), data.size)
+    clean.load_state_dict({k: v for k, v in model.state_dict().items() if k in clean.state_dict()})
+    save_classifier(path, clean, data.scaler, data.classes, 'convnet', extra=dict(recipe=recipe, feed_mode=feed_mode))
+
+def _train_oracle(target_path, run, epochs, lr, seed) -> dict:
+    "Target test accuracy of the network trained on labelled target images (the same galaxies and splits)"
+    from deepastro.data import PairData
+    t0 = time.perf_counter()
+    odata = PairData({'source': target_path}, seed=seed)
+    lo = train_baseline(odata, 'convnet', epochs, lr, seed, path=run, quiet=True, what='oracle')
+    progress('testing the oracle')
+    return dict(target=evaluate_domains(lo.model, odata)['source']['accuracy'], seconds=time.perf_counter() - t0)
+
+# %% ../nbs/05_da.ipynb #84a1101a
+def run_da(run_dir=None, # the run folder (None: a scratch folder)
+           pair:str='lsst-y10-y1', # survey pair
+           n_galaxies:int=1500, # galaxies per domain
+           epochs:int=6, # training epochs of each model (one-cycle)
+           lr:float=3e-3, # peak learning rate
+           methods:str='mmd:0.01,coral:1,dann:0.05', # DA recipes, ';' between recipes; the first is saved as the run's `da` model
+           feed_mode:str='joint', # 'joint' (shared batch-norm statistics) or 'separate'
+           oracle:bool=True, # also train on labelled target images: the upper bound the DA gain is measured against
+           seed:int=0, # fixes data, splits and training
+           baseline:BaselineResult|None=None, # the baseline stage's record (None, or trained otherwise: train one here)
+          ) -> DAResult:
+    "The DA stage: train each recipe, test it on both domains against the baseline and the oracle, save the first recipe's model"
+    from deepastro.data import make_pair_dataset, PairData
+    recipes = [r.strip() for r in methods.split(';') if r.strip()]
+    if not recipes: raise ValueError(f"methods names no DA recipe: {methods!r}")
+    for r in recipes: parse_recipe(r)      # fail early on a bad recipe
+    run = Path(run_dir) if run_dir else scratch_dir()
+    progress('loading the datasets')
+    paths = make_pair_dataset(pair, n_galaxies, run / 'data', seed=seed)
+    data = PairData(paths, seed=seed)
+    xt_train, _ = data.target('train')     # target labels are not used
+    base = _baseline_accuracies(baseline, data, run, epochs, lr, seed)
+    da_res = {}
+    for r in recipes:
+        da_res[r], model = _train_recipe(data, r, xt_train, run, epochs, lr, seed, feed_mode)
+        if r == recipes[0]: saved_model = model
+    progress('saving the DA model')
+    _save_da_model(run / 'models' / 'da_convnet.pth', saved_model, data, recipes[0], feed_mode)
+    del data, xt_train, model, saved_model  # free the training images before the oracle's
+    orc = _train_oracle(paths['target'], run, epochs, lr, seed) if oracle else None
+    rec = DAResult(recipes, recipes[0], epochs, lr, seed, base, orc, da_res)
+    save_record(run, 'da', rec)
+    return rec

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, h5py
 from .surveys import get_survey, get_pair, SurveyPair
 from .simulate import draw_population, simulate_pair, class_names, check_population_params, ANOMALY_CLASSES
+from .core import atomic_write, scratch_dir
 
 # %% auto #0
-__all__ = ['FORMAT', 'DataError', 'check_images', 'clean_stale_scratch', 'scratch_dir', 'atomic_write', 'save_dataset',
-           'read_provenance', 'load_dataset', 'dataset_key', 'make_pair_dataset', 'read_galaxy10',
-           'read_deepadversaries', 'read_fits_cutouts', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset',
-           'ArrayDataLoader', 'heap_alloc', 'PairData', 'file_lock', 'update_results']
+__all__ = ['FORMAT', 'DataError', 'check_images', 'save_dataset', 'read_provenance', 'load_dataset', 'dataset_key',
+           'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'read_fits_cutouts', 'ArcsinhScaler',
+           'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader', 'PairData', 'DataResult', 'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
@@ -39,40 +39,6 @@ def _version():
     try:
         from deepastro import __version__; return __version__
     except Exception: return 'unknown'
-
-def _pid_alive(pid:int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True     # another user's process
-    return True
-
-def clean_stale_scratch(prefix:str='deepastro-') -> list[Path]:
-    "Delete scratch folders left by processes that ended without their exit handlers (killed, `os._exit`)"
-    import shutil
-    gone = []
-    for d in Path(tempfile.gettempdir()).glob(f'{prefix}*-*'):
-        pid = d.name[len(prefix):].split('-')[0]
-        if d.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
-            shutil.rmtree(d, ignore_errors=True); gone.append(d)
-    return gone
-
-def scratch_dir(prefix:str='deepastro-') -> Path:
-    "A new temporary folder that is deleted, with its contents, when the Python process exits"
-    import atexit, shutil
-    clean_stale_scratch(prefix)
-    d = Path(tempfile.mkdtemp(prefix=f'{prefix}{os.getpid()}-')); atexit.register(shutil.rmtree, d, ignore_errors=True)
-    return d
-
-def atomic_write(path, write_fn):
-    "Call `write_fn(tmp_path)` then rename the temporary file to `path`"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent); os.close(fd)
-    try:
-        write_fn(tmp); os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-    return path
 
 def save_dataset(path, images, meta:pd.DataFrame, provenance:dict) -> Path:
     "Write images, metadata and provenance to the deepastro HDF5 file `path`, atomically"
@@ -354,33 +320,6 @@ class ArrayDataLoader(DataLoader):
         n = self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
         return max(n, 0)
 
-# %% ../nbs/02_data.ipynb #cd301ede
-import ctypes, ctypes.util, contextlib
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_MMAP_MAX = -1, -3, -4     # mallopt parameters (glibc malloc.h)
-
-def _glibc():
-    try:
-        lib = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        lib.mallopt, lib.malloc_trim   # glibc only
-        return lib
-    except (OSError, AttributeError): return None
-
-_LIBC, _heap_depth = _glibc(), 0
-
-@contextlib.contextmanager
-def heap_alloc():
-    "Inside: large CPU tensors reuse heap memory instead of a fresh `mmap` each time (glibc; nestable; also a decorator)"
-    global _heap_depth
-    on = _LIBC is not None and os.environ.get('DEEPASTRO_HEAP_ALLOC', '1') != '0'
-    if on and _heap_depth == 0: _LIBC.mallopt(_M_MMAP_MAX, 0); _LIBC.mallopt(_M_TRIM_THRESHOLD, 2**30)
-    _heap_depth += on
-    try: yield
-    finally:
-        _heap_depth -= on
-        if on and _heap_depth == 0:
-            _LIBC.mallopt(_M_MMAP_MAX, 65536); _LIBC.mallopt(_M_MMAP_THRESHOLD, 32 * 2**20)
-            _LIBC.mallopt(_M_TRIM_THRESHOLD, 64 * 2**20); _LIBC.malloc_trim(0)
-
 # %% ../nbs/02_data.ipynb #eebf743a
 class PairData:
     "Scaled source/target tensors, splits, the fitted scaler and fastai DataLoaders"
@@ -423,22 +362,33 @@ class PairData:
         n = np.bincount(y, minlength=K).astype(np.float64)
         return torch.tensor(np.where(n > 0, len(y) / (K * np.maximum(n, 1)), 0.), dtype=torch.float32)
 
-# %% ../nbs/02_data.ipynb #76f39e25
-@contextlib.contextmanager
-def file_lock(path):
-    "Exclusive inter-process lock on `path`.lock while the block runs (POSIX `flock`; no lock where fcntl is missing)"
-    try: import fcntl
-    except ImportError: yield; return
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(f'{path}.lock', 'a') as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
-        try: yield
-        finally: fcntl.flock(f, fcntl.LOCK_UN)
+# %% ../nbs/02_data.ipynb #61ca1e6b
+from .core import Record, save_record, progress
+from dataclasses import dataclass, field
 
-def update_results(run_dir, stage:str, values) -> Path:
-    "Set section `stage` of run_dir/results.json to `values` (or to `values(old section)` if callable): locked, atomic"
-    path = Path(run_dir) / 'results.json'
-    with file_lock(path):
-        res = json.loads(path.read_text()) if path.exists() else {}
-        res[stage] = values(res.get(stage)) if callable(values) else values
-        return atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(res, indent=1, default=float)))
+@dataclass
+class DataResult(Record):
+    "What the data stage made: one dataset file per domain, split sizes and the source scaler"
+    pair: str                  # survey pair
+    n_galaxies: int            # galaxies simulated per domain
+    seed: int                  # seed of the population, the images and the splits
+    files: dict = field(default_factory=dict)    # domain -> path of its HDF5 dataset
+    splits: dict = field(default_factory=dict)   # split name -> number of source images
+    scaler: dict = field(default_factory=dict)   # `ArcsinhScaler.to_dict()` fitted on the source training images
+    def headline(self): return dict(n_train=self.splits.get('train', 0))
+
+def run_data(run_dir=None, # the run folder (None: a scratch folder)
+             pair:str='lsst-y10-y1', # survey pair (see `deepastro.surveys.SURVEY_PAIRS`)
+             n_galaxies:int=600, # galaxies per domain
+             seed:int=0, # fixes population, images and splits
+            ) -> DataResult:
+    "The data stage: simulate (or reuse) both domains of `pair` into `run_dir/data` and record them"
+    run = Path(run_dir) if run_dir else scratch_dir()
+    progress(f'simulating {n_galaxies} galaxies per domain of {pair}')
+    paths = make_pair_dataset(pair, n_galaxies, run / 'data', seed=seed)
+    progress('splitting and scaling')
+    data = PairData(paths, seed=seed)
+    res = DataResult(pair, n_galaxies, seed, files={k: str(v) for k, v in paths.items()},
+                     splits={k: int(len(v)) for k, v in data.split.items()}, scaler=data.scaler.to_dict())
+    save_record(run, 'data', res)
+    return res

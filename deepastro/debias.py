@@ -4,28 +4,27 @@
 
 # %% ../nbs/07_debias.ipynb #6443f3d0
 from __future__ import annotations
-import math, time, tempfile
-from functools import partial
+import math, time
+from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from scipy.optimize import minimize
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner, Metric
-from fastai.optimizer import Adam
-from fastai.torch_core import set_seed
 from fastai.callback.tracker import SaveModelCallback
-import fastai.callback.schedule  # Learner.fit_one_cycle
 from .surveys import get_pair, get_survey, draw_fwhm
 from .simulate import draw_population, observed_properties, simulate
 from .data import (DataError, FORMAT, ArcsinhScaler, ArrayDataLoader, save_dataset, load_dataset, dataset_key,
-                            stratified_split, scratch_dir)
-from .models import create_model, predict, fit_one_cycle
+                            stratified_split)
+from .core import Record, transient, save_record, scratch_dir, progress
+from .models import create_model, predict, fit_one_cycle, training_learner
 
 # %% auto #0
 __all__ = ['DEBIAS_CLASSES', 'INTRINSIC', 'OBSERVABLES', 'debias_population', 'debias_catalogue', 'LabelBias', 'fraction_curve',
            'plot_fraction_curves', 'kdtree_bins', 'bias_metric', 'bias_metric_1d', 'auto_depth', 'fit_label_bias',
-           'DebiasLoss', 'make_debias_dataset', 'LabelAccuracy', 'train_on_labels']
+           'DebiasLoss', 'make_debias_dataset', 'LabelAccuracy', 'train_on_labels', 'debias_inputs', 'debias_test',
+           'DebiasResult', 'run_debias']
 
 # %% ../nbs/07_debias.ipynb #aa6e89a4
 DEBIAS_CLASSES = ('disk', 'smooth')
@@ -251,17 +250,135 @@ class LabelAccuracy(Metric):
     @property
     def name(self): return 'label_accuracy'
 
-def train_on_labels(x:torch.Tensor, labels, aux:torch.Tensor, split:dict, bias:LabelBias|None=None, arch:str='convnet',
-                    epochs:int=10, lr:float=3e-3, bs:int=128, seed:int=0, path=None, quiet:bool=True) -> Learner:
+def train_on_labels(x:torch.Tensor, # scaled images (N, bands, size, size)
+                    labels, # the (observed) labels to train on, ints
+                    aux:torch.Tensor, # (alpha, mag_r) per image: the de-biasing loss's extra target
+                    split:dict, # 'train' and 'valid' indices
+                    bias:LabelBias|None=None, # the label-noise model of the loss; None: plain cross-entropy
+                    arch:str='convnet', # architecture name
+                    epochs:int=10, # one-cycle epochs
+                    lr:float=3e-3, # peak learning rate
+                    bs:int=128, # batch size
+                    seed:int=0, # see `deepastro.models.training_learner`
+                    path=None, # the Learner's folder; None: a scratch folder
+                    quiet:bool=True, # no progress bar or per-epoch table
+                    what:str='training', # what the progress line calls this training
+                   ) -> Learner:
     "Train `arch` on (x, labels) with cross-entropy (`bias=None`) or the de-biasing loss; best epoch by validation loss"
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long); aux = torch.as_tensor(aux, dtype=torch.float32)
     if not (len(x) == len(y) == len(aux)): raise ValueError(f"{len(x)} images, {len(y)} labels, {len(aux)} aux rows")
-    set_seed(seed, reproducible=True)
     tr, va = split['train'], split['valid']
     dls = DataLoaders(ArrayDataLoader(x[tr], y[tr], min(bs, len(tr)), shuffle=True, augment=True, seed=seed, extra=aux[tr]),
                       ArrayDataLoader(x[va], y[va], bs * 2, seed=seed, extra=aux[va]))
-    model = create_model(arch, x.shape[1], len(DEBIAS_CLASSES), x.shape[-1])
-    learn = Learner(dls, model, loss_func=DebiasLoss(bias), opt_func=partial(Adam, mom=0.7, sqr_mom=0.8, wd=1e-3),
-                    metrics=LabelAccuracy(), path=Path(path) if path else scratch_dir())
+    learn = training_learner(dls, lambda: create_model(arch, x.shape[1], len(DEBIAS_CLASSES), x.shape[-1]), DebiasLoss(bias),
+                             seed, path, metrics=LabelAccuracy())
     cb = [SaveModelCallback(monitor='valid_loss', fname=f'debias_{arch}_{seed}', with_opt=False)]
-    return fit_one_cycle(learn, epochs, lr, cb, quiet)
+    return fit_one_cycle(learn, epochs, lr, cb, quiet, what)
+
+# %% ../nbs/07_debias.ipynb #236c8204
+def debias_inputs(img:torch.Tensor, # raw images (nanomaggies)
+                  meta:pd.DataFrame, # their catalogue (`alpha`, `mag_r`)
+                  split:dict, # indices; the scaler is fitted on 'train'
+                  seed:int=0, # of the scaler's pixel sample
+                 ) -> tuple:
+    "Scaled images (arcsinh stretch fitted on the training images) and the (alpha, mag_r) extra targets of the loss"
+    scaler = ArcsinhScaler().fit(img[split['train']], seed=seed)
+    return scaler(img), torch.tensor(meta[['alpha', 'mag_r']].to_numpy(np.float32))
+
+def debias_test(models:dict, x, y_true, y_obs, split:dict, meta:pd.DataFrame, intrinsic, n_bins:int=10, seed:int=0) -> dict:
+    "Class assignments, accuracies, bias metrics and their table on the test galaxies for the 'naive' and 'debiased' Learners"
+    te = split['test']; mt = meta.iloc[te].reset_index(drop=True)
+    probs = {k: F.softmax(predict(m.model, x[te])[0], 1).numpy() for k, m in models.items()}
+    assigns = {'truth': y_true[te], 'labels': y_obs[te], 'naive': probs['naive'].argmax(1), 'naive (soft)': probs['naive'],
+               'de-biased': probs['debiased'].argmax(1), 'de-biased (soft)': probs['debiased']}
+    depth = auto_depth(len(te), per_bin=100 * n_bins, max_depth=7)
+    L = {k: bias_metric(mt, a, intrinsic=intrinsic, n_bins=n_bins, depth=depth, n_boot=50, seed=seed) for k, a in assigns.items()}
+    L3 = {k: bias_metric(mt, a, n_bins=n_bins, depth=depth, seed=seed)['L'] for k, a in assigns.items()}   # the paper's three parameters
+    L1 = {k: bias_metric_1d(mt.alpha, a, n_boot=50, seed=seed) for k, a in assigns.items()}
+    acc = {'labels': float((y_obs[te] == y_true[te]).mean()), **{k: float((probs[k].argmax(1) == y_true[te]).mean()) for k in probs}}
+    table = pd.DataFrame({'L': {k: r['L'] for k, r in L.items()}, 'L err': {k: r['L_err'] for k, r in L.items()},
+                          f'L ({", ".join(INTRINSIC)})': L3, 'L 1-D': {k: r['L'] for k, r in L1.items()},
+                          'L 1-D err': {k: r['L_err'] for k, r in L1.items()},
+                          'accuracy vs truth': {'labels': acc['labels'], 'naive': acc['naive'], 'de-biased': acc['debiased']}})
+    return dict(assigns=assigns, accuracy=acc, depth=depth, L_paper_intrinsic=L3, table=table,
+                L={k: dict(L=r['L'], err=r['L_err']) for k, r in L.items()}, L_1d={k: dict(L=r['L'], err=r['L_err']) for k, r in L1.items()})
+
+# %% ../nbs/07_debias.ipynb #25915eda
+@dataclass
+class DebiasResult(Record):
+    "The de-biasing stage's record: a naive and a de-biased classifier trained on the same biased labels, and their bias"
+    pair: str                  # survey pair (the labels are made in its source survey)
+    survey: str                # name of that survey
+    n: int                     # galaxies simulated
+    n_test: int                # test galaxies (the bias metrics and the accuracies)
+    theta: float               # true resolution scale of the labelling bias
+    gamma: float               # magnitude dependence of theta
+    theta_fit: float           # theta fitted from the training labels (what the de-biased model uses)
+    smooth_fraction_fit: float # intrinsic smooth fraction fitted from the training labels
+    epochs: int                # training epochs of each model
+    seed: int                  # seed of catalogue, images, labels, split and training
+    metric: dict = field(default_factory=dict)   # the metric's binning: n_bins, intrinsic_bins, intrinsic (column names)
+    L_paper_intrinsic: dict = field(default_factory=dict)  # assignment -> L with the paper's intrinsic parameters (size, M_r, z)
+    L: dict = field(default_factory=dict)        # assignment -> {L, err}: the bias metric on the chosen intrinsic parameters
+    L_1d: dict = field(default_factory=dict)     # assignment -> {L, err}: the 1-D metric over resolution
+    accuracy: dict = field(default_factory=dict) # labels, naive, debiased -> accuracy against the true classes (test)
+    train_seconds: float = float('nan')          # wall-clock training time of both models
+    seconds: float = float('nan')                # wall-clock time of the whole stage
+    images: object = transient()   # raw images of all galaxies (in memory only)
+    meta: object = transient()     # their catalogue (intrinsic and observed properties, true `label`)
+    labels: object = transient()   # the biased (observed) labels
+    split: object = transient()    # train, valid and test indices
+    fit: object = transient()      # `fit_label_bias`'s output
+    assigns: object = transient()  # name -> class assignments of the test galaxies (labels or probabilities)
+    table: object = transient()    # the L table (DataFrame) of the test galaxies
+    learners: object = transient() # 'naive' and 'debiased' Learners
+
+    def _L(self, k:str) -> float:
+        v = (self.L.get(k) or {}).get('L'); return float('nan') if v is None else v
+    @property
+    def reduction(self) -> dict:
+        "Share of the naive model's bias L that de-biasing removes, 1 - L(de-biased) / L(naive), for hard and soft assignments"
+        red = lambda deb, naive: 1 - deb / naive if naive == naive and naive != 0 else float('nan')   # no bias to remove: NaN
+        return dict(hard=red(self._L('de-biased'), self._L('naive')), soft=red(self._L('de-biased (soft)'), self._L('naive (soft)')))
+    @property
+    def theta_fit_error(self) -> float:
+        "Relative error of the fitted theta (NaN for unbiased labels, theta = 0)"
+        return self.theta_fit / self.theta - 1 if self.theta else float('nan')
+    def headline(self):
+        return dict(bias_L_naive=self._L('naive'), bias_L_debiased=self._L('de-biased'), bias_reduction=self.reduction['hard'],
+                    bias_reduction_soft=self.reduction['soft'], theta_fit_error=self.theta_fit_error,
+                    debiased_accuracy=self.accuracy.get('debiased', float('nan')))
+
+# %% ../nbs/07_debias.ipynb #604cf5cd
+def run_debias(run_dir=None, # the run folder (None: a scratch folder)
+               pair:str='sdss-decals', # survey pair: the labels are made in its source survey, with its catalogue selection
+               n_debias:int=4000, # galaxies simulated for the study (train, valid, test: 45, 10, 45 %)
+               smooth_fraction:float=0.4, # intrinsic fraction of smooth galaxies
+               theta:float=1.0, # resolution scale of the labelling bias (the truth the fit must recover)
+               gamma:float=0.0, # optional magnitude dependence of theta, exp(gamma (m_r - 17))
+               debias_epochs:int=8, # training epochs of each model
+               metric_bins:int=10, # equal-count observable bins per intrinsic bin in the bias metric
+               metric_intrinsic:str='size_kpc,M_r', # intrinsic parameters of the metric's k-d tree (comma-separated)
+               seed:int=0, # fixes catalogue, images, labels, split and training
+              ) -> DebiasResult:
+    "The de-biasing stage: biased labels, the fitted bias, a naive and a de-biased model and their bias L; records a `DebiasResult`"
+    run = Path(run_dir) if run_dir else scratch_dir(); t0 = time.perf_counter()
+    progress(f'simulating {n_debias} galaxies through the source survey of {pair}')
+    img, meta, prov = load_dataset(make_debias_dataset(pair, n_debias, run / 'data', smooth_fraction, seed))
+    y_true = meta.label.to_numpy()
+    y_obs = LabelBias(theta, gamma).apply(y_true, meta.alpha.values, meta.mag_r.values, seed=seed + 3)
+    split = stratified_split(y_obs, (0.45, 0.1, 0.45), seed)
+    x, aux = debias_inputs(img, meta, split, seed)
+    progress('fitting the label bias'); fit = fit_label_bias(meta.iloc[split['train']], y_obs[split['train']])
+    t1 = time.perf_counter(); models = {}
+    for k, b in (('naive', None), ('debiased', LabelBias(fit['theta'], gamma))):
+        models[k] = train_on_labels(x, y_obs, aux, split, b, epochs=debias_epochs, seed=seed, path=run / 'models', what=f'{k} model')
+    t_train = time.perf_counter() - t1
+    progress('measuring the bias of labels and models'); intr = tuple(c.strip() for c in metric_intrinsic.split(','))
+    ev = debias_test(models, x, y_true, y_obs, split, meta, intr, metric_bins, seed)
+    rec = DebiasResult(pair, prov['survey'], len(meta), len(split['test']), theta, gamma, fit['theta'], fit['smooth_fraction'],
+                       debias_epochs, seed, dict(n_bins=metric_bins, intrinsic_bins=2**ev['depth'], intrinsic=list(intr)),
+                       ev['L_paper_intrinsic'], ev['L'], ev['L_1d'], ev['accuracy'], t_train, time.perf_counter() - t0,
+                       images=img, meta=meta, labels=y_obs, split=split, fit=fit, assigns=ev['assigns'], table=ev['table'], learners=models)
+    save_record(run, 'debias', rec)
+    return rec

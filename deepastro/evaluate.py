@@ -4,9 +4,12 @@
 
 # %% ../nbs/08_evaluate.ipynb #a2822b71
 from __future__ import annotations
-import math
+import math, time
+from pathlib import Path
+from dataclasses import dataclass, field
 import numpy as np, pandas as pd, torch
 from torch import nn
+from .core import Record, transient, save_record, progress, scratch_dir
 from .models import predict
 from .data import ArcsinhScaler
 from .perturb import (degrade_exposure, degrade_psf, hot_pixels, dead_pixels, cosmic_rays, saturate, quantize,
@@ -16,7 +19,7 @@ from .perturb import (degrade_exposure, degrade_psf, hot_pixels, dead_pixels, co
 __all__ = ['PERTURBATIONS', 'binomial_se', 'accuracy', 'perturbation', 'robustness_curve', 'latents', 'latent_distances',
            'latent_scale', 'balanced_subset', 'attack_summary', 'church_window', 'plot_church_window', 'plt_axes',
            'plt_patch', 'isomap_embedding', 'domain_mmd', 'plot_isomap', 'auroc', 'open_set_metrics', 'cluster_purity',
-           'cluster_unknowns', 'plot_open_set']
+           'cluster_unknowns', 'plot_open_set', 'RobustnessResult', 'run_robustness']
 
 # %% ../nbs/08_evaluate.ipynb #bdda2a19
 def binomial_se(p:float, n:int) -> float:
@@ -101,13 +104,14 @@ def balanced_subset(model:nn.Module, x:torch.Tensor, y:torch.Tensor, n:int, n_cl
         pick = torch.cat([pick, rest[torch.randperm(len(rest), generator=g)[:n - len(pick)]]])
     return torch.sort(pick).values
 
-def attack_summary(model:nn.Module, x:torch.Tensor, y:torch.Tensor, classes, generations:int=80, seed:int=0, **kw) -> dict:
+def attack_summary(model:nn.Module, x:torch.Tensor, y:torch.Tensor, classes, generations:int=80, seed:int=0,
+                   what:str='attack', **kw) -> dict:
     "Untargeted and targeted one-pixel attacks on (x, y): success per class, queries and the attack results"
     K = len(classes)
     tg = (y + 1 + torch.arange(len(y)) % max(K - 1, 1)) % K
     out = {}
     for mode, t in (('untargeted', None), ('targeted', tg)):
-        r = one_pixel_attack(model, x, y, targets=t, max_gen=generations, seed=seed, **kw)
+        r = one_pixel_attack(model, x, y, targets=t, max_gen=generations, seed=seed, what=f"{what} {mode}", **kw)
         per = {classes[c]: float(r.success[y == c].float().mean()) for c in range(K) if (y == c).any()}
         out[mode] = dict(result=r, success=r.success_rate, se=binomial_se(r.success_rate, len(y)), per_class=per,
                          mean_queries=float(r.queries.float().mean()), n=len(y))
@@ -227,3 +231,162 @@ def plot_open_set(es, et, ys, yt, flag, classes, title:str='', axs=None, names=(
     axs[1].scatter(*et[flag].T, s=40, facecolors='none', edgecolors='r', lw=0.6, label='flagged unknown')
     axs[1].legend(fontsize=6, markerscale=1.5, loc='best'); axs[1].set_title(f'{title}: by class')
     return axs
+
+# %% ../nbs/08_evaluate.ipynb #00a9b403
+def _num(v) -> float: return float('nan') if v is None else float(v)
+def _ratio(a:float, b:float) -> float: return a / b if b == b and b != 0 else float('nan')
+
+@dataclass
+class RobustnessResult(Record):
+    "The robustness stage's record: accuracies, robustness curves, one-pixel attacks, latent distances and domain MMD per model"
+    pair: str                 # survey pair
+    n_curve: int              # source test galaxies of the accuracies, curves and latent distances
+    n_attack: int             # correctly classified galaxies attacked per model (asked for)
+    generations: int          # differential-evolution generations of the attacks
+    seed: int                 # fixes the test subsets, the perturbations and the attacks
+    models: dict = field(default_factory=dict)  # model name -> source, target (accuracy, se), n, attack, latent, domain_mmd
+    curves: list = field(default_factory=list)  # one row per model, kind and strength: accuracy, se (strength null: off)
+    classifiers: dict = transient()  # model name -> (model, scaler)
+    classes: list = transient()      # the pair's class names
+    x_source: object = transient()   # the source test images (nanomaggies)
+    y_source: object = transient()   # their labels
+    x_target: object = transient()   # their target counterparts: the same galaxies if the pair is paired (nanomaggies)
+    y_target: object = transient()   # their labels
+    attacks: dict = transient()      # model name -> idx (attacked test galaxies), untargeted/targeted: `attack_summary` with the `AttackResult`
+    attack_seconds: dict = transient()  # model name -> wall-clock time of its attacks
+    iso_latents: dict = transient()  # model name -> (source, target) latents of the first n_isomap test galaxies
+
+    def attack_success(self, model:str='baseline', mode:str='untargeted') -> float:
+        "Share of `model`'s attacked galaxies that a `mode` one-pixel attack fooled (NaN without that model)"
+        return _num(self.models.get(model, {}).get('attack', {}).get(mode, {}).get('success'))
+    def latent_distance(self, model:str='baseline', kind:str='perturbed', scaled:bool=False) -> float:
+        "Mean latent distance from the base image to its `kind` version ('perturbed': a successful untargeted attack, 'noisy': the target image), in units of the model's latent scale if `scaled`; NaN where there is none"
+        lat = self.models.get(model, {}).get('latent', {}); d = lat.get(kind, {})
+        if not d.get('n'): return float('nan')
+        return _ratio(_num(d['mean']), _num(lat['scale'])) if scaled else _num(d['mean'])
+    def domain_mmd(self, model:str='baseline') -> float:
+        "MMD^2 between `model`'s standardised source and target latents (NaN without that model)"
+        return _num(self.models.get(model, {}).get('domain_mmd'))
+    @property
+    def attack_change(self) -> float:
+        "Untargeted attack success of the adapted model minus the baseline's"
+        return self.attack_success('da') - self.attack_success('baseline')
+    @property
+    def latent_ratio(self) -> float:
+        "Latent distance of a successful one-pixel attack, adapted model / baseline (raw latent units)"
+        return _ratio(self.latent_distance('da'), self.latent_distance('baseline'))
+    @property
+    def latent_ratio_scaled(self) -> float:
+        "The same ratio with each distance in units of its model's latent scale"
+        return _ratio(self.latent_distance('da', scaled=True), self.latent_distance('baseline', scaled=True))
+    @property
+    def curve_table(self) -> pd.DataFrame:
+        "The robustness curves as a table (strength inf where the perturbation is off)"
+        df = pd.DataFrame(self.curves)
+        if len(df): df['strength'] = [math.inf if s is None else float(s) for s in df.strength]
+        return df
+    def headline(self):
+        "Untargeted attack success, its change, the scaled latent-distance ratio and the domain MMD (of the models there are)"
+        both = {'baseline', 'da'} <= set(self.models); h = {}
+        for m in ('baseline', 'da'):
+            if m in self.models: h[f'attack_{m}'] = self.attack_success(m)
+        if both: h.update(attack_change=self.attack_change, latent_ratio_scaled=self.latent_ratio_scaled)
+        for m in ('baseline', 'da'):
+            if m in self.models: h[f'mmd_{m}'] = self.domain_mmd(m)
+        return h
+
+# %% ../nbs/08_evaluate.ipynb #81f1e4f2
+def _robustness_models(run:Path, paths:dict, epochs:int, seed:int) -> dict:
+    "The run's baseline and da classifiers as name -> (model, scaler); without any, two small ones trained here"
+    from deepastro.models import load_classifier, train_baseline
+    models = {}
+    for name in ('baseline', 'da'):
+        f = run / 'models' / f'{name}_convnet.pth'
+        if f.exists(): progress(f'loading the {name} model'); models[name] = load_classifier(f)[:2]
+    if not models:   # no run: train the two small models
+        from deepastro.data import PairData
+        from deepastro.da import TargetFeed, MMDLoss
+        data = PairData(paths, seed=seed)
+        models['baseline'] = (train_baseline(data, 'convnet', epochs, 3e-3, seed, path=run, quiet=True,
+                                             what='small baseline').model.eval(), data.scaler)
+        cbs = [TargetFeed(data.target('train')[0], seed=seed), MMDLoss(1.0)]
+        models['da'] = (train_baseline(data, 'convnet', epochs, 3e-3, seed, path=run, quiet=True, cbs=cbs,
+                                       what='small MMD-adapted model').model.eval(), data.scaler)
+    return models
+
+def _robustness_sample(paths:dict, p, n_curve:int, seed:int) -> dict:
+    "Up to n_curve source test galaxies of pair `p` (nanomaggies, known classes) and their target counterparts, with labels and PSF FWHM"
+    from deepastro.data import load_dataset, stratified_split
+    from deepastro.surveys import get_survey
+    img_s, meta_s, prov = load_dataset(paths['source']); img_t, meta_t, _ = load_dataset(paths['target'])
+    classes = prov['classes']; K = len(classes)
+    test = stratified_split(meta_s.label.values, seed=seed)['test']
+    test = test[meta_s.label.values[test] < K]
+    rng = np.random.default_rng(seed)
+    sub = np.sort(rng.choice(test, min(n_curve, len(test)), replace=False))
+    if p.paired: sub_t = sub
+    else:   # the target's own split, as PairData makes it
+        test_t = stratified_split(meta_t.label.values, seed=seed + 1)['test']; test_t = test_t[meta_t.label.values[test_t] < K]
+        sub_t = np.sort(rng.choice(test_t, min(len(sub), len(test_t)), replace=False))
+    fwhm = meta_s.iloc[sub][[f'fwhm_{b}' for b in get_survey(p.source).band_names]].values
+    return dict(x_source=torch.as_tensor(img_s[sub]), x_target=torch.as_tensor(img_t[sub_t]), classes=classes, fwhm=fwhm,
+                y_source=torch.as_tensor(meta_s.label.values[sub]), y_target=torch.as_tensor(meta_t.label.values[sub_t]))
+
+# %% ../nbs/08_evaluate.ipynb #f19edc08
+def _curves_of(m, sc, s:dict, survey, seed:int) -> tuple[dict, list]:
+    "Accuracy of one model on both domains, and its robustness curves on the source galaxies"
+    a_s, se_s = accuracy(m, sc(s['x_source']), s['y_source']); a_t, se_t = accuracy(m, sc(s['x_target']), s['y_target'])
+    curves = [robustness_curve(m, sc, s['x_source'], s['y_source'], kind, survey, fwhm=s['fwhm'], seed=seed) for kind in PERTURBATIONS]
+    return dict(source=dict(accuracy=a_s, se=se_s), target=dict(accuracy=a_t, se=se_t), n=len(s['y_source'])), curves
+
+def _latents_of(m, sc, s:dict, attack:dict, paired:bool, n_isomap:int, seed:int) -> tuple[dict, float, tuple]:
+    "Latent scale and distances (to the perturbed and, if paired, to the target image), domain MMD and the isomap latents"
+    xs, xt = sc(s['x_source']), sc(s['x_target'])
+    scale = latent_scale(m, xs, seed=seed)
+    r = attack['untargeted']['result']; pick = attack['idx']
+    dp = latent_distances(m, xs[pick][r.success], r.images[r.success])
+    lat = dict(scale=scale, perturbed=dict(mean=dp['mean'], se=dp['se'], n=dp['n']))
+    if paired: dn = latent_distances(m, xs, xt); lat['noisy'] = dict(mean=dn['mean'], se=dn['se'], n=dn['n'])
+    zs, zt = latents(m, xs[:n_isomap]), latents(m, xt[:n_isomap])
+    return lat, domain_mmd(zs, zt), (zs, zt)
+
+# %% ../nbs/08_evaluate.ipynb #e344af2e
+def run_robustness(run_dir=None, # the run folder with a baseline (and da) model (None: a scratch folder, small models trained here)
+                   pair:str='lsst-y10-y1', # survey pair
+                   n_galaxies:int=1500, # galaxies per domain (to find the run's dataset; for the small models without a run)
+                   epochs:int=8, # epochs of the small models trained without a run
+                   n_curve:int=400, # source test galaxies for the robustness curves and latent distances
+                   n_attack:int=15, # correctly classified source test galaxies attacked per model (balanced over classes)
+                   generations:int=20, # differential-evolution generations (population 400; the reference uses 80)
+                   n_isomap:int=400, # galaxies per domain in the isomaps and the domain MMD
+                   seed:int=0, # fixes the dataset, the test subsets, the perturbations and the attacks
+                  ) -> RobustnessResult:
+    "The robustness stage: accuracies, robustness curves, one-pixel attacks, latent distances and domain MMD of each model"
+    from deepastro.surveys import get_pair
+    from deepastro.data import make_pair_dataset
+    p, run = get_pair(pair), Path(run_dir) if run_dir else scratch_dir()
+    progress('loading the datasets'); paths = make_pair_dataset(pair, n_galaxies, run / 'data', seed=seed)
+    models = _robustness_models(run, paths, epochs, seed)
+    progress('loading the test galaxies'); s = _robustness_sample(paths, p, n_curve, seed)
+    xs_raw, ys, classes = s['x_source'], s['y_source'], s['classes']
+    results, curves = {}, []
+    for name, (m, sc) in models.items():
+        progress(f'{name}: accuracy and robustness curves'); results[name], c = _curves_of(m, sc, s, p.source, seed)
+        curves += [ci.assign(model=name) for ci in c]
+    attacks, seconds = {}, {}
+    for name, (m, sc) in models.items():
+        xs = sc(xs_raw); pick = balanced_subset(m, xs, ys, n_attack, len(classes), seed=seed); t0 = time.perf_counter()
+        attacks[name] = dict(idx=pick, **attack_summary(m, xs[pick], ys[pick], classes, generations, seed=seed, what=f'attack {name}'))
+        seconds[name] = time.perf_counter() - t0
+        results[name]['attack'] = {mode: {k: v for k, v in attacks[name][mode].items() if k != 'result'} for mode in ('untargeted', 'targeted')}
+    iso = {}
+    for name, (m, sc) in models.items():
+        progress(f'{name}: latent distances and domain MMD')
+        results[name]['latent'], results[name]['domain_mmd'], iso[name] = _latents_of(m, sc, s, attacks[name], p.paired, n_isomap, seed)
+    rec = RobustnessResult(pair, len(ys), n_attack, generations, seed, results,
+                           pd.concat(curves, ignore_index=True).replace([np.inf], None).to_dict('records'))
+    rec = RobustnessResult.from_dict(rec.to_dict())   # the stored fields as results.json holds them (NaN as null)
+    save_record(run, 'robustness', rec)
+    rec.classifiers, rec.attacks, rec.attack_seconds, rec.iso_latents = models, attacks, seconds, iso
+    for k in ('classes', 'x_source', 'y_source', 'x_target', 'y_target'): setattr(rec, k, s[k])
+    return rec

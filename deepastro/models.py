@@ -17,12 +17,17 @@ from fastai.metrics import accuracy
 from fastai.torch_core import set_seed
 import fastai.callback.schedule  # patches Learner.fit_one_cycle and lr_find
 from fastai.callback.tracker import SaveModelCallback
-from .data import ArcsinhScaler, atomic_write, heap_alloc, scratch_dir
+from fastai.callback.core import Callback
+from fastcore.foundation import L
+from dataclasses import dataclass, field
+from .data import ArcsinhScaler
+from .core import atomic_write, heap_alloc, scratch_dir, Record, transient, save_record, load_record, progress, eta_text
 
 # %% auto #0
-__all__ = ['ARCHS', 'LatentModel', 'ConvNet', 'ResNet18', 'create_model', 'latent_of', 'make_learner', 'predict',
-           'classification_metrics', 'save_classifier', 'load_classifier', 'fit_one_cycle', 'train_baseline',
-           'evaluate_domains', 'plot_confusions']
+__all__ = ['ARCHS', 'LatentModel', 'ConvNet', 'ResNet18', 'create_model', 'latent_of', 'training_learner', 'make_learner',
+           'predict', 'classification_metrics', 'save_classifier', 'load_classifier', 'StageProgress', 'fit_one_cycle',
+           'train_baseline', 'evaluate_domains', 'BaselineResult', 'accuracy_vs_alpha', 'run_baseline',
+           'plot_confusions']
 
 # %% ../nbs/03_models.ipynb #2de4e543
 class LatentModel(nn.Module):
@@ -80,14 +85,33 @@ def latent_of(model:nn.Module) -> torch.Tensor:
                                        "(its forward stores model.latent) or wrap yours so that it does")
     return z
 
-# %% ../nbs/03_models.ipynb #599d15c2
-def make_learner(data, arch:str='convnet', path=None, class_weighted:bool=True, **kw) -> Learner:
-    "A fastai Learner for `data` (a `PairData`) with class-weighted cross-entropy; `path=None`: a `scratch_dir`"
-    model = create_model(arch, data.n_bands, len(data.classes), data.size)
+# %% ../nbs/03_models.ipynb #d9de3e84
+def training_learner(dls, # fastai `DataLoaders` (deepastro's `ArrayDataLoader`s carry their own generators)
+                     make_model, # called with no argument after seeding: returns the network to train
+                     loss_func, # the training loss
+                     seed:int=0, # fixes the global generators, the loaders' generators and the initial weights
+                     path=None, # the Learner's folder (saved epochs); None: a `scratch_dir`
+                     metrics=accuracy, # fastai metrics shown per epoch
+                     **kw, # more `Learner` arguments
+                    ) -> Learner:
+    "A seeded fastai Learner with deepastro's optimiser (Adam, betas 0.7 and 0.8, weight decay 1e-3)"
+    set_seed(seed, reproducible=True)
+    for i, dl in enumerate(dls.loaders):     # the loaders' own shuffling/augmentation generators
+        if hasattr(dl, 'gen'): dl.gen.manual_seed(seed + i)
+    return Learner(dls, make_model(), loss_func=loss_func, opt_func=partial(Adam, mom=0.7, sqr_mom=0.8, wd=1e-3),
+                   metrics=metrics, path=Path(path) if path else scratch_dir(), **kw)
+
+# %% ../nbs/03_models.ipynb #7d1f9c1c
+def make_learner(data, # a `PairData`
+                 arch:str='convnet', # architecture name (`ARCHS`)
+                 path=None, # the Learner's folder; None: a `scratch_dir`
+                 class_weighted:bool=True, # weight the cross-entropy by inverse class frequency
+                 seed:int=0, # see `training_learner`
+                 **kw) -> Learner:
+    "A seeded Learner for `data` with (class-weighted) cross-entropy"
     w = data.class_weights() if class_weighted else None
-    learn = Learner(data.dls, model, loss_func=CrossEntropyLossFlat(weight=w),
-                    opt_func=partial(Adam, mom=0.7, sqr_mom=0.8, wd=1e-3), metrics=accuracy,
-                    path=Path(path) if path else scratch_dir(), **kw)
+    learn = training_learner(data.dls, lambda: create_model(arch, data.n_bands, len(data.classes), data.size),
+                             CrossEntropyLossFlat(weight=w), seed, path, **kw)
     learn.scaler = data.scaler; learn.classes = data.classes
     return learn
 
@@ -126,7 +150,7 @@ def load_classifier(path, size:int|None=None):
     "Model (eval mode), scaler and classes saved by `save_classifier`"
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"model file not found: {path}")
-    st = torch.load(path, weights_only=False)
+    st = torch.load(path, weights_only=True)   # a file from elsewhere must not run code
     sd = st['state_dict']
     if st['arch'] == 'convnet':
         n_flat = sd['bottleneck.weight'].shape[1]
@@ -135,23 +159,42 @@ def load_classifier(path, size:int|None=None):
     m.load_state_dict(sd); m.eval()
     return m, ArcsinhScaler.from_dict(st['scaler']), st['classes']
 
-# %% ../nbs/03_models.ipynb #21e82379
-def fit_one_cycle(learn:Learner, epochs:int, lr:float, cbs=None, quiet:bool=False) -> Learner:
-    "`learn.fit_one_cycle` inside `heap_alloc` (see 02_data), without progress bar and logging if `quiet`"
+# %% ../nbs/03_models.ipynb #72ed6090
+class StageProgress(Callback):
+    "Report the training's epoch, batch, smoothed loss and remaining time through `progress` (at most once a second)"
+    order = 60
+    def __init__(self, what:str='training'): self.what = what
+    def before_fit(self): self.t0, self.last = time.perf_counter(), 0.
+    def after_batch(self):
+        if not self.training or time.perf_counter() - self.last < 1: return
+        n_b = len(self.dls.train); done = self.epoch * n_b + self.iter + 1
+        progress(f"{self.what}: epoch {self.epoch + 1}/{self.n_epoch}, batch {self.iter + 1}/{n_b}, "
+                 f"loss {float(self.learn.smooth_loss):.3f}, {eta_text(done, self.n_epoch * n_b, self.t0)}")
+        self.last = time.perf_counter()
+
+def fit_one_cycle(learn:Learner, epochs:int, lr:float, cbs=None, quiet:bool=False, what:str='training') -> Learner:
+    "`learn.fit_one_cycle` inside `heap_alloc` (see 00_core) with `StageProgress`; no progress bar or logging if `quiet`"
+    cbs = list(L(cbs)) + [StageProgress(what)]     # one callback or a list, as fastai takes them
     with heap_alloc():
         if quiet:
             with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(epochs, lr, cbs=cbs)
         else: learn.fit_one_cycle(epochs, lr, cbs=cbs)
     return learn
 
-def train_baseline(data, arch='convnet', epochs:int=10, lr:float=3e-3, seed:int=0, path=None, cbs=None, quiet=False):
-    "Train a source-only classifier; returns the Learner (best epoch by validation loss restored)"
-    set_seed(seed, reproducible=True)
-    for i, dl in enumerate(data.dls.loaders):     # the loaders' own shuffling/augmentation generators
-        if hasattr(dl, 'gen'): dl.gen.manual_seed(seed + i)
-    learn = make_learner(data, arch, path=path)
-    cb = [SaveModelCallback(monitor='valid_loss', fname=f'best_{arch}_{seed}', with_opt=False)] + list(cbs or [])
-    return fit_one_cycle(learn, epochs, lr, cb, quiet)
+def train_baseline(data, # a `PairData`
+                   arch='convnet', # architecture name
+                   epochs:int=10, # one-cycle epochs
+                   lr:float=3e-3, # peak learning rate
+                   seed:int=0, # see `training_learner`
+                   path=None, # the Learner's folder
+                   cbs=None, # extra callbacks (the DA terms)
+                   quiet=False, # no progress bar or per-epoch table
+                   what:str='baseline', # what the progress line calls this training
+                  ) -> Learner:
+    "Train a source-only classifier (or, with DA `cbs`, an adapted one); the best epoch by validation loss is restored"
+    learn = make_learner(data, arch, path=path, seed=seed)
+    cb = [SaveModelCallback(monitor='valid_loss', fname=f'best_{arch}_{seed}', with_opt=False)] + list(L(cbs))
+    return fit_one_cycle(learn, epochs, lr, cb, quiet, what)
 
 def evaluate_domains(model, data) -> dict:
     "Test-set metrics on the source and (if present) target domains"
@@ -163,6 +206,62 @@ def evaluate_domains(model, data) -> dict:
         logits, _ = predict(model, x[known])
         out[dom] = classification_metrics(y[known].numpy(), logits.argmax(1).numpy(), data.classes)
     return out
+
+# %% ../nbs/03_models.ipynb #b370b8b5
+@dataclass
+class BaselineResult(Record):
+    "The baseline stage's record: a source-only classifier tested on both domains"
+    arch: str                  # architecture name
+    epochs: int                # one-cycle epochs
+    lr: float                  # peak learning rate
+    seed: int                  # training seed
+    n_train: int               # source training images
+    train_seconds: float       # wall-clock training time
+    source: dict               # `classification_metrics` on the source test set
+    target: dict|None = None   # ... on the target test set (None without a target)
+    accuracy_vs_alpha: dict = field(default_factory=dict)  # alpha_bins (edges) and source accuracy per bin
+    learn: object = transient()  # the trained Learner (in memory only)
+    data: object = transient()   # the `PairData` it was trained on (in memory only)
+    @property
+    def drop(self) -> float:
+        "Source minus target test accuracy: the shift this library studies"
+        return self.source['accuracy'] - self.target['accuracy'] if self.target else float('nan')
+    def headline(self):
+        return dict(source_acc=self.source['accuracy'], target_acc=(self.target or {}).get('accuracy', float('nan')),
+                    drop=self.drop, n_train=self.n_train, train_seconds=self.train_seconds)
+
+def accuracy_vs_alpha(model, data, n_bins:int=5) -> dict:
+    "Source test accuracy in `n_bins` equal-count bins of resolution alpha = R_e / FWHM"
+    x, y = data.source('test'); alpha = data.meta_s.alpha.values[data.split['test']]
+    ok = predict(model, x)[0].argmax(1).numpy() == y.numpy()
+    bins = np.quantile(alpha, np.linspace(0, 1, n_bins + 1))
+    which = np.clip(np.digitize(alpha, bins) - 1, 0, n_bins - 1)
+    return dict(alpha_bins=bins.tolist(), accuracy=[float(ok[which == b].mean()) if (which == b).any() else None for b in range(n_bins)])
+
+# %% ../nbs/03_models.ipynb #21dc2510
+def run_baseline(run_dir=None, # the run folder (None: a scratch folder)
+                 pair:str='lsst-y10-y1', # survey pair
+                 n_galaxies:int=1500, # galaxies per domain (about 70% go to training)
+                 arch:str='convnet', # architecture name (`ARCHS`)
+                 epochs:int=12, # training epochs (one-cycle schedule)
+                 lr:float=3e-3, # peak learning rate
+                 bs:int=128, # batch size
+                 seed:int=0, # fixes data, splits and training
+                ) -> BaselineResult:
+    "The baseline stage: train on the source domain, test on both, save the model, record a `BaselineResult`"
+    from deepastro.data import make_pair_dataset, PairData
+    run = Path(run_dir) if run_dir else scratch_dir()
+    progress('loading the datasets')
+    data = PairData(make_pair_dataset(pair, n_galaxies, run / 'data', seed=seed), bs=bs, seed=seed)
+    t0 = time.perf_counter()
+    learn = train_baseline(data, arch, epochs, lr, seed, path=run, quiet=True)
+    train_time = time.perf_counter() - t0
+    progress('testing'); res = evaluate_domains(learn.model, data)
+    save_classifier(run / 'models' / f'baseline_{arch}.pth', learn.model, data.scaler, data.classes, arch)
+    rec = BaselineResult(arch, epochs, lr, seed, int(len(data.split['train'])), train_time, res['source'], res.get('target'),
+                         accuracy_vs_alpha(learn.model, data), learn=learn, data=data)
+    save_record(run, 'baseline', rec)
+    return rec
 
 # %% ../nbs/03_models.ipynb #44131326
 def plot_confusions(res:dict, classes, titles=None):

@@ -4,14 +4,15 @@
 
 # %% ../nbs/04_perturb.ipynb #dfbed331
 from __future__ import annotations
-import math
+import math, time
 from dataclasses import dataclass
 import numpy as np, torch
 from torch import nn
 import torch.nn.functional as F
 from .surveys import get_survey
 from .simulate import noise_variance, kolmogorov_mtf
-from .data import check_images, heap_alloc
+from .data import check_images
+from .core import heap_alloc, progress, eta_text
 
 # %% auto #0
 __all__ = ['missing_variance', 'degrade_depth', 'degrade_exposure', 'kernel_fwhm', 'degrade_psf', 'noise_sigma', 'hot_pixels',
@@ -318,8 +319,8 @@ def _check_attack_args(model, x, labels, targets, k, popsize, F_, max_gen, max_q
 @heap_alloc()
 def one_pixel_attack(model:nn.Module, images, labels, targets=None, k:int=1, bounds=None, popsize:int=400,
                      F:float=0.5, max_gen:int=80, max_queries:int|None=None, success:str='reference',
-                     engine:str='auto', seed:int=0, chunk:int=16384) -> AttackResult:
-    "Differential-evolution k-pixel attack on `images` (model units) of classes `labels`; towards `targets` if given"
+                     engine:str='auto', seed:int=0, chunk:int=16384, what:str|None=None) -> AttackResult:
+    "Differential-evolution k-pixel attack on `images` (model units) of classes `labels`; towards `targets` if given; `what` names it in progress lines"
     x = _images(images)
     B, C, H, W = x.shape
     labels = torch.as_tensor(labels).long()
@@ -368,9 +369,11 @@ def one_pixel_attack(model:nn.Module, images, labels, targets=None, k:int=1, bou
         queries = torch.full((B,), popsize); done = ok.any(1)
         found = pop[torch.arange(B), torch.where(ok, -1., e).argmin(1)].clone()
         n_gen = max_gen if max_queries is None else min(max_gen, max_queries // popsize - 1)
-        for _ in range(n_gen):
+        t0 = time.perf_counter()
+        for g in range(n_gen):
             act = torch.where(~done)[0]
             if len(act) == 0: break
+            if what: progress(f"{what}: generation {g + 1}/{n_gen}, {int(done.sum())}/{B} galaxies fooled, {eta_text(g, n_gen, t0)}")
             r1, r2, r3 = _distinct3((len(act), popsize), popsize, gen)
             pa = pop[act]; bi = torch.arange(len(act))[:, None]
             trial = pa[bi, r1] + F * (pa[bi, r2] - pa[bi, r3])

@@ -10,22 +10,19 @@ from pathlib import Path
 import nbformat, yaml
 from nbconvert import HTMLExporter
 from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
+from .core import mean_se
 
 # %% auto #0
-__all__ = ['STAGE_NBS', 'UNKNOWN_SCORE_NAMES', 'load_results', 'report_rows', 'render_run_nb', 'write_report', 'nb_title',
-           'nb_description', 'execute_nbs', 'proc_nb', 'proc_nbs', 'QuartoCells', 'render_nb', 'write_index',
-           'build_docs']
-
-# %% ../nbs/10_report.ipynb #426735c8
-STAGE_NBS = {'data': '02_data.ipynb', 'baseline': '03_models.ipynb', 'da': '05_da.ipynb', 'uda': '06_uda.ipynb',
-             'debias': '07_debias.ipynb', 'robustness': '08_evaluate.ipynb'}   # as `deepastro.pipeline.STAGES`
-
-def load_results(runs_dir:Path, pairs:list|None=None) -> dict:
-    "The results.json of each run folder `runs_dir/<pair>` (all that have one, or `pairs`), by pair"
-    dirs = [Path(runs_dir)/p for p in pairs] if pairs else sorted(Path(runs_dir).iterdir())
-    return {d.name: json.loads((d/'results.json').read_text()) for d in dirs if (d/'results.json').exists()}
+__all__ = ['UNKNOWN_SCORE_NAMES', 'report_rows', 'seed_mean', 'render_run_nb', 'write_report', 'nb_title', 'nb_description',
+           'execute_nbs', 'proc_nb', 'proc_nbs', 'QuartoCells', 'render_nb', 'write_index', 'build_docs']
 
 # %% ../nbs/10_report.ipynb #c64cfd62
+def _num(x):
+    "`x` as a finite float, else None"
+    try: x = float(x)
+    except (TypeError, ValueError): return None
+    return x if math.isfinite(x) else None
+
 def _get(d, *keys):
     "`d[k0][k1]...`, or None where a key (or index) is missing"
     for k in keys:
@@ -33,77 +30,71 @@ def _get(d, *keys):
         except (KeyError, IndexError, TypeError): return None
     return d
 
-def _num(x):
-    "`x` as a finite float, else None"
-    try: x = float(x)
-    except (TypeError, ValueError): return None
-    return x if math.isfinite(x) else None
-
 UNKNOWN_SCORE_NAMES = dict(entropy='entropy', energy='energy', cosine='prototype-cosine', labelled='nearest-labelled-image')
 
-def _union(results, f) -> list:
-    "Keys `f(r)` over all pairs' results `r`, in first-seen order"
+def _union(runs, f) -> list:
+    "Keys `f(records)` over all runs, in first-seen order"
     seen = {}
-    for r in results.values(): seen.update(dict.fromkeys(f(r) or []))
+    for r in runs.values(): seen.update(dict.fromkeys(f(r) or []))
     return list(seen)
 
-def _da_row(r, method):
-    "Row of `da.table` for `method`, or one computed from `da.methods` (gap recovered needs the oracle)"
-    row = next((t for t in _get(r, 'da', 'table') or [] if t.get('model') == method), None)
-    if row: return row
-    m, t0, o = _get(r, 'da', 'methods', method), _num(_get(r, 'da', 'baseline', 'target')), _num(_get(r, 'da', 'oracle', 'target'))
-    if not m: return None
-    t = _num(_get(m, 'target', 'accuracy'))
-    gap = (t - t0) / (o - t0) if None not in (t, t0, o) and o != t0 else None
-    return {'source': _get(m, 'source', 'accuracy'), 'target': t, 'gap recovered': gap}
+def _rec(stage, f):
+    "A getter: `f(record of stage)`, or None where the run has no such stage (or the value is missing)"
+    def get(r):
+        if stage not in r: return None
+        try: return f(r[stage])
+        except (KeyError, IndexError, TypeError): return None
+    return get
 
-def report_rows(results:dict) -> list:
-    "Rows `(section, stage, label, fmt, get)` of the report; `get(results_of_a_pair)` -> value, (value, se) or None"
+def report_rows(runs:dict) -> list:
+    "Rows `(section, stage, label, fmt, get)` of the report; `get(records of a run)` -> value, (value, se) or None"
     R = []
-    def add(sec, stage, label, fmt, get): R.append((sec, stage, label, fmt, get))
-    add('Data', 'data', 'galaxies', 'd', lambda r: _get(r, 'data', 'n_galaxies'))
+    def add(sec, stage, label, fmt, f): R.append((sec, stage, label, fmt, _rec(stage, f)))
+    add('Data', 'data', 'galaxies', 'd', lambda d: d.n_galaxies)
     for dom in ('source', 'target'):
-        add('Baseline', 'baseline', f'accuracy, {dom}', '%', lambda r, d=dom: _get(r, 'baseline', d, 'accuracy'))
-    add('Baseline', 'baseline', 'drop, source - target', '%', lambda r: (
-        None if None in (s := _num(_get(r, 'baseline', 'source', 'accuracy')), t := _num(_get(r, 'baseline', 'target', 'accuracy'))) else s - t))
-    methods = _union(results, lambda r: [t['model'] for t in _get(r, 'da', 'table') or [] if t.get('model') != 'baseline'
-                                         and not str(t.get('model')).startswith('oracle')] or list(_get(r, 'da', 'methods') or {}))
-    for m in methods:
-        for col, fmt in (('source', '%'), ('target', '%'), ('gap recovered', '%')):
-            add('Domain adaptation', 'da', f'{m}: {"accuracy, " if col != "gap recovered" else ""}{col}', fmt,
-                lambda r, m=m, c=col: _get(_da_row(r, m), c))
-    add('Domain adaptation', 'da', 'recipe used downstream', 's', lambda r: _get(r, 'da', 'saved'))
-    add('Domain adaptation', 'da', 'oracle (labelled target): accuracy, target', '%', lambda r: _get(r, 'da', 'oracle', 'target'))
-    for m in _union(results, lambda r: _get(r, 'robustness', 'models')):
-        mod = lambda r, m=m: _get(r, 'robustness', 'models', m) or {}
+        add('Baseline', 'baseline', f'accuracy, {dom}', '%', lambda b, d=dom: _get(getattr(b, d), 'accuracy'))
+    add('Baseline', 'baseline', 'drop, source - target', '%', lambda b: b.drop)
+    for m in _union(runs, lambda r: list(r['da'].methods) if 'da' in r else []):
+        add('Domain adaptation', 'da', f'{m}: accuracy, source', '%', lambda d, m=m: d.source_acc(m))
+        add('Domain adaptation', 'da', f'{m}: accuracy, target', '%', lambda d, m=m: d.target_acc(m))
+        add('Domain adaptation', 'da', f'{m}: gap recovered', '%', lambda d, m=m: d.gap_won(m))
+        add('Domain adaptation', 'da', f'{m}: source change', '%', lambda d, m=m: d.source_change(m))
+    add('Domain adaptation', 'da', 'recipe used downstream', 's', lambda d: d.saved)
+    add('Domain adaptation', 'da', 'oracle (labelled target): accuracy, target', '%', lambda d: d.oracle_target_acc)
+    for m in _union(runs, lambda r: list(r['robustness'].models) if 'robustness' in r else []):
         for kind in ('untargeted', 'targeted'):
             add('Robustness', 'robustness', f'{m}: attack success, {kind}', '%',
-                lambda r, mod=mod, k=kind: (_get(mod(r), 'attack', k, 'success'), _get(mod(r), 'attack', k, 'se')))
+                lambda x, m=m, k=kind: (x.attack_success(m, k), _get(x.models, m, 'attack', k, 'se')))
         for kind in ('noisy', 'perturbed'):
             add('Robustness', 'robustness', f'{m}: latent distance, {kind}', 'f2',
-                lambda r, mod=mod, k=kind: (_get(mod(r), 'latent', k, 'mean'), _get(mod(r), 'latent', k, 'se')))
-        add('Robustness', 'robustness', f'{m}: domain MMD', 'f3', lambda r, mod=mod: _get(mod(r), 'domain_mmd'))
-    add('Robustness', 'robustness', 'perturbed latent distance, DA / baseline (scaled)', 'f2',
-        lambda r: _get(r, 'robustness', 'da_vs_baseline', 'perturbed_distance_ratio_scaled'))
-    for k in _union(results, lambda r: _get(r, 'debias', 'L')):
-        add('De-biasing', 'debias', f'bias L, {k}', 'f3',
-            lambda r, k=k: (_get(r, 'debias', 'L', k, 'L'), _get(r, 'debias', 'L', k, 'err')))
-    for k in _union(results, lambda r: _get(r, 'debias', 'reduction')):
-        add('De-biasing', 'debias', f'L reduction, {k}', '%', lambda r, k=k: _get(r, 'debias', 'reduction', k))
-    for m in _union(results, lambda r: _get(r, 'uda', 'models')):
-        mod = lambda r, m=m: _get(r, 'uda', 'models', m) or {}
+                lambda x, m=m, k=kind: (x.latent_distance(m, k), _get(x.models, m, 'latent', k, 'se')))
+        add('Robustness', 'robustness', f'{m}: domain MMD', 'f3', lambda x, m=m: x.domain_mmd(m))
+    add('Robustness', 'robustness', 'attack success change, DA - baseline', '%', lambda x: x.attack_change)
+    add('Robustness', 'robustness', 'perturbed latent distance, DA / baseline (scaled)', 'f2', lambda x: x.latent_ratio_scaled)
+    for k in _union(runs, lambda r: list(r['debias'].L) if 'debias' in r else []):
+        add('De-biasing', 'debias', f'bias L, {k}', 'f3', lambda x, k=k: (x.L[k]['L'], x.L[k].get('err')))
+    for k in ('hard', 'soft'):
+        add('De-biasing', 'debias', f'L reduction, {k}', '%', lambda x, k=k: x.reduction[k])
+    add('De-biasing', 'debias', 'fitted theta, relative error', '%', lambda x: x.theta_fit_error)
+    for m in _union(runs, lambda r: list(r['uda'].models) if 'uda' in r else []):
         for label, keys, fmt in (('accuracy, source', ('source', 'accuracy'), '%'), ('accuracy, target', ('target', 'accuracy'), '%'),
                                  ('known accuracy (flags count as errors), target', ('target', 'known_accuracy'), '%'),
                                  ('unknown recall', ('target', 'unknown_recall'), '%'), ('unknown precision', ('target', 'unknown_precision'), '%'),
                                  ('H-score', ('target', 'h_score'), 'f3'), ('AUROC of the flagging score', ('target', 'auroc'), 'f3'),
                                  ('unknown clusters: purity', ('clusters', 'purity'), 'f3'), ('unknown clusters: NMI', ('clusters', 'nmi'), 'f3')):
-            add('Universal domain adaptation', 'uda', f'{m}: {label}', fmt, lambda r, mod=mod, k=keys: _get(mod(r), *k))
-        for sc in _union(results, lambda r, mod=mod: _get(mod(r), 'target', 'auroc_scores')):
+            add('Universal domain adaptation', 'uda', f'{m}: {label}', fmt, lambda x, m=m, k=keys: _get(x.models, m, *k))
+        for sc in _union(runs, lambda r, m=m: list(_get(r['uda'].models, m, 'target', 'auroc_scores') or {}) if 'uda' in r else []):
             add('Universal domain adaptation', 'uda', f'{m}: AUROC, {UNKNOWN_SCORE_NAMES.get(sc, sc)} score', 'f3',
-                lambda r, mod=mod, sc=sc: _get(mod(r), 'target', 'auroc_scores', sc))
-        add('Universal domain adaptation', 'uda', f'{m}: gap recovered', '%',
-            lambda r, m=m: _get(next((t for t in _get(r, 'uda', 'table') or [] if t.get('model') == m), {}), 'gap recovered'))
+                lambda x, m=m, sc=sc: _get(x.models, m, 'target', 'auroc_scores', sc))
+        add('Universal domain adaptation', 'uda', f'{m}: gap recovered', '%', lambda x, m=m: x.gap_recovered(m) if m in x.models else None)
     return R
+
+def seed_mean(values:list):
+    "The mean and standard error over seeds of one row's values ((value, se) pairs keep their value), or the text they share"
+    vals = [v[0] if isinstance(v, (tuple, list)) else v for v in values]
+    if vals and all(isinstance(v, str) for v in vals): return vals[0] if len(set(vals)) == 1 else None
+    m, se, n = mean_se([x for x in (_num(v) for v in vals) if x is not None])
+    return None if n == 0 else (m, se if n > 1 else None)
 
 def _fmt(v, fmt:str) -> str:
     "`v` (a number, (number, se) or None) as text, '-' if missing"
@@ -143,60 +134,77 @@ def _figure_stage_nb(fig:Path, run:Path) -> Path|None:
 _CSS = '''body{font-family:system-ui,sans-serif;margin:2em;color:#222} table{border-collapse:collapse;margin:1em 0}
 th,td{border-bottom:1px solid #ddd;padding:.3em .8em;text-align:right;vertical-align:top} td.label,th.label{text-align:left}
 tr.section th{background:#f3f3f3;text-align:left;padding-top:.8em} tr.section small{font-weight:normal}
-a{color:#0550ae;text-decoration:none} a:hover{text-decoration:underline} small{color:#666}
+a{color:#0550ae;text-decoration:none} a:hover{text-decoration:underline} small{color:#666} th.mean,td.mean{background:#f7fbff}
 table.figures td,table.figures th{text-align:center} table.figures img{max-width:100%;width:36em} figcaption{font-size:small}'''
 
-def write_report(results:dict, out_path:Path, links:dict|None=None, runs_dir:Path|None=None, render_nbs:bool=True,
+def _columns(runs:dict) -> list:
+    "(heading, [run labels], is_mean) per column: a column per run, and after a pair's seeds a column of their mean"
+    by_pair = {}
+    for l in runs: by_pair.setdefault(l.split('/')[0], []).append(l)
+    cols = []
+    for p, ls in by_pair.items():
+        cols += [(p if len(ls) == 1 else f"{p} {l.split('/', 1)[1]}", [l], False) for l in ls]
+        if len(ls) > 1: cols.append((f"{p}: mean of {len(ls)} seeds", ls, True))
+    return cols
+
+def write_report(runs:dict, out_path:Path, runs_dir:Path, notebooks:dict|None=None, render_nbs:bool=True,
                  title:str='deepastro: survey pairs side by side') -> Path:
-    "Write one self-contained HTML page comparing `results` (pair -> results.json dict); numbers link to stage notebooks"
+    """One self-contained HTML page comparing `runs` ('pair/seed-N' -> {stage: record}) whose folders are under `runs_dir`;
+    `notebooks`: stage -> notebook file name. Numbers of one run link to its stage notebooks; a pair's mean over seeds
+    (± standard error) links to its seeds table."""
     out_path = Path(out_path); out_dir = out_path.parent; out_dir.mkdir(parents=True, exist_ok=True)
-    runs_dir = Path(runs_dir) if runs_dir else out_dir/'runs'
-    given, links, pairs = links or {}, {**STAGE_NBS, **(links or {})}, list(results)
+    runs_dir, notebooks = Path(runs_dir), dict(notebooks or {})
     nb_dir = out_dir/(out_path.stem + '_notebooks')
-    def href(pair, stage):
-        "Link to the page (or the .ipynb) of the notebook that made `stage` of `pair`, None if there is none"
-        name = given.get(stage) or _get(results[pair], 'stages', stage, 'notebook') or links.get(stage, f'{stage}.ipynb')
-        nb = runs_dir/pair/name
+    def href(label, stage):
+        "Link to the page of the notebook that made `stage` of run `label`, None if there is none"
+        nb = runs_dir/label/notebooks.get(stage, f'{stage}.ipynb')
         if not nb.exists(): return None
-        return _rel(render_run_nb(nb, nb_dir/pair/(nb.stem + '.html')) if render_nbs else nb, out_dir)
-    hrefs = {}
-    head = ''.join(f'<th>{html.escape(p)}</th>' for p in pairs)
+        return _rel(render_run_nb(nb, nb_dir/label/(nb.stem + '.html')) if render_nbs else nb, out_dir)
+    cols, hrefs = _columns(runs), {}
+    head = ''.join(f'<th class="{"mean" if m else ""}">{html.escape(h)}</th>' for h, _, m in cols)
     rows, sec_prev = [], None
-    for sec, stage, label, fmt, get in report_rows(results):
+    for sec, stage, label, fmt, get in report_rows(runs):
         if sec != sec_prev:
-            rows.append(f'<tr class="section"><th colspan="{len(pairs) + 1}">{html.escape(sec)} '
-                        f'<small>({html.escape(links.get(stage, stage))})</small></th></tr>')
+            rows.append(f'<tr class="section"><th colspan="{len(cols) + 1}">{html.escape(sec)} '
+                        f'<small>({html.escape(notebooks.get(stage, stage))})</small></th></tr>')
             sec_prev = sec
         cells = []
-        for p in pairs:
-            txt = _fmt(get(results[p]), fmt)
-            if (p, stage) not in hrefs: hrefs[p, stage] = href(p, stage)
-            h = hrefs[p, stage]
-            cells.append(f'<td><a href="{html.escape(h)}">{txt}</a></td>' if h and txt != '-' else f'<td>{txt}</td>')
+        for _, ls, is_mean in cols:
+            if is_mean:
+                txt = _fmt(seed_mean([get(runs[l]) for l in ls]), fmt); seeds = runs_dir/ls[0].split('/')[0]/'seeds.csv'
+                h = _rel(seeds, out_dir) if seeds.exists() else None; cls = ' class="mean"'
+            else:
+                txt = _fmt(get(runs[ls[0]]), fmt); cls = ''
+                if (ls[0], stage) not in hrefs: hrefs[ls[0], stage] = href(ls[0], stage)
+                h = hrefs[ls[0], stage]
+            cells.append(f'<td{cls}><a href="{html.escape(h)}">{txt}</a></td>' if h and txt != '-' else f'<td{cls}>{txt}</td>')
         rows.append(f'<tr><td class="label">{html.escape(label)}</td>{"".join(cells)}</tr>')
-    figs = {p: {f.name: f for f in sorted((runs_dir/p/'figures').glob('*.png'))} for p in pairs}
+    fcols = [(h, ls[0]) for h, ls, m in cols if not m]
+    figs = {l: {f.name: f for f in sorted((runs_dir/l/'figures').glob('*.png'))} for _, l in fcols}
     frows = []
     for name in _union(figs, lambda d: d):
         cells = []
-        for p in pairs:
-            f = figs[p].get(name)
+        for _, l in fcols:
+            f = figs[l].get(name)
             if not f: cells.append('<td>-</td>'); continue
-            nb = _figure_stage_nb(f, runs_dir/p)
-            cap = f'<a href="{html.escape(_rel(render_run_nb(nb, nb_dir/p/(nb.stem + ".html")) if render_nbs else nb, out_dir))}">' \
+            nb = _figure_stage_nb(f, runs_dir/l)
+            cap = f'<a href="{html.escape(_rel(render_run_nb(nb, nb_dir/l/(nb.stem + ".html")) if render_nbs else nb, out_dir))}">' \
                   f'{html.escape(nb.name)}</a>' if nb else ''
-            cells.append(f'<td><figure><img src="{_data_uri(f)}" alt="{html.escape(p)}: {html.escape(name)}">'
+            cells.append(f'<td><figure><img src="{_data_uri(f)}" alt="{html.escape(l)}: {html.escape(name)}">'
                          f'<figcaption>{html.escape(name)} {cap}</figcaption></figure></td>')
         frows.append(f'<tr><td class="label">{html.escape(Path(name).stem)}</td>{"".join(cells)}</tr>')
+    fhead = ''.join(f'<th>{html.escape(h)}</th>' for h, _ in fcols)
     out_path.write_text(f'''<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body><h1>{html.escape(title)}</h1>
-<p>Each number links to the executed notebook that produced it; '-' means not run (yet) for that pair.
-Percentages are accuracies or rates, &plusmn; a standard error where one was measured.</p>
+<p>Each number of a run links to the executed notebook that produced it; a pair run with several seeds also has a
+column of the mean over its seeds &plusmn; the standard error of that mean, linked to its seeds table. '-' means not
+run (yet). Percentages are accuracies or rates, &plusmn; a standard error where one was measured.</p>
 <table class="numbers"><thead><tr><th class="label">metric</th>{head}</tr></thead><tbody>
 {chr(10).join(rows)}
 </tbody></table>
 <h2>Figures</h2>
-<table class="figures"><thead><tr><th class="label">figure</th>{head}</tr></thead><tbody>
+<table class="figures"><thead><tr><th class="label">figure</th>{fhead}</tr></thead><tbody>
 {chr(10).join(frows)}
 </tbody></table>
 </body></html>

@@ -4,11 +4,12 @@
 
 # %% ../nbs/01_simulate.ipynb #71eae9a0
 from __future__ import annotations
-import math, functools
+import math, functools, time
 import numpy as np, pandas as pd, torch
 from astropy.cosmology import Planck18
 import astropy.units as u
 from .surveys import Survey, get_survey, draw_fwhm, n_eff_pixels, snr_of, NMGY_ZP
+from .core import progress, eta_text
 
 # %% auto #0
 __all__ = ['TAXONOMIES', 'ANOMALY_CLASSES', 'POPULATION_DEFAULTS', 'LF', 'SIZE', 'COLOURS', 'SERSIC_N', 'SERSIC_LOGK',
@@ -495,8 +496,9 @@ def render_noiseless(pop:pd.DataFrame, survey, stamp:int, fwhm:np.ndarray|None=N
     g = KGrid(stamp, s.pixel_scale)
     kpa = kpc_per_arcsec(pop.z.values)
     mag_r = apparent_mag_r(pop)
-    out = torch.empty(len(pop), s.n_bands, stamp, stamp)
+    out = torch.empty(len(pop), s.n_bands, stamp, stamp); t0 = time.perf_counter()
     for a in range(0, len(pop), chunk):
+        progress(f"rendering {s.name}: {a}/{len(pop)} galaxies {eta_text(a, len(pop), t0)}")
         sl = slice(a, a + chunk)
         F = _chunk_ft(pop.iloc[sl], g, s.band_names, kpa[sl], mag_r[sl])
         mtf = kolmogorov_mtf(g.k[None, None], _t(fwhm[sl])[..., None, None])

@@ -4,7 +4,8 @@
 
 # %% ../nbs/06_uda.ipynb #c84388e2
 from __future__ import annotations
-import copy, math, tempfile
+import copy, math, time
+from dataclasses import dataclass, field
 from pathlib import Path
 from contextlib import contextmanager
 import numpy as np, pandas as pd, torch
@@ -13,14 +14,11 @@ import torch.nn.functional as F
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
-from fastai.optimizer import Adam
 from fastai.metrics import accuracy
-from fastai.torch_core import set_seed
-from functools import partial
-import fastai.callback.schedule
-from .data import ArrayDataLoader, PairData, DataError, scratch_dir
-from .models import create_model, latent_of, fit_one_cycle
-from .da import TargetFeed, LossTerm
+from .data import ArrayDataLoader, PairData, DataError, make_pair_dataset
+from .core import scratch_dir, atomic_write, Record, transient, save_record, progress
+from .models import create_model, latent_of, fit_one_cycle, training_learner
+from .da import TargetFeed, LossTerm, gap_share
 from .evaluate import open_set_metrics, cluster_unknowns, auroc
 
 # %% auto #0
@@ -28,7 +26,8 @@ __all__ = ['DOMAINS', 'UDA_MODES', 'UNKNOWN_SCORES', 'CosineHead', 'DomainBN', '
            'BalancedDataLoader', 'UDAData', 'MemoryBank', 'neighbourhood_entropy', 'entropy', 'check_rho',
            'entropy_separation', 'pairwise_agreement', 'UDAFeed', 'LabelledTargetLoss', 'NeighbourhoodLoss',
            'PairwiseLoss', 'otsu_threshold', 'EntropySeparationLoss', 'uda_callbacks', 'train_uda', 'open_set_predict',
-           'nearest_labelled_score', 'unknown_score', 'evaluate_uda']
+           'nearest_labelled_score', 'unknown_score', 'evaluate_uda', 'uda_runs', 'train_test_uda', 'save_uda_model',
+           'UDAResult', 'run_uda']
 
 # %% ../nbs/06_uda.ipynb #9e7c39eb
 class CosineHead(nn.Module):
@@ -328,23 +327,31 @@ def uda_callbacks(target_x, labelled=None, eta:float=0.05, tau:float=0.05, rho:f
 
 UDA_MODES = ('uda', 'source', 'oracle')
 
-def train_uda(ud:UDAData, mode:str='uda', n_labelled:int|None=None, arch:str='convnet', epochs:int=10, lr:float=3e-3,
-              seed:int=0, temperature:float=0.05, domain_specific_bn:bool=True, quiet:bool=True, path=None, **kw) -> Learner:
+def train_uda(ud:UDAData, # the experiment's data
+              mode:str='uda', # 'uda' (all terms), 'source' (source cross-entropy only) or 'oracle' (labelled target)
+              n_labelled:int|None=None, # unused (the labelled images are `ud`'s)
+              arch:str='convnet', # architecture name
+              epochs:int=10, # one-cycle epochs
+              lr:float=3e-3, # peak learning rate
+              seed:int=0, # see `deepastro.models.training_learner`
+              temperature:float=0.05, # of the cosine head and the neighbourhood similarities
+              domain_specific_bn:bool=True, # domain-specific batch normalisation ('uda' mode only)
+              quiet:bool=True, # no progress bar or per-epoch table
+              path=None, # the Learner's folder; None: a scratch folder
+              what:str='training', # what the progress line calls this training
+              **kw, # more `uda_callbacks` arguments (eta, rho, margin, adapt_rho, ...)
+             ) -> Learner:
     "Train a cosine-head model on `ud` in `mode` ('uda', 'source' or 'oracle'); the final epoch's weights are kept"
     if mode not in UDA_MODES: raise ValueError(f"unknown mode {mode!r}; use one of {UDA_MODES}")
-    set_seed(seed, reproducible=True)
     dls = ud.oracle_dls() if mode == 'oracle' else ud.dls
-    for i, dl in enumerate(dls.loaders):
-        if hasattr(dl, 'gen'): dl.gen.manual_seed(seed + i)
     K = len(ud.classes); x0 = ud.data.x_s
-    model = uda_model(arch, x0.shape[1], K, x0.shape[-1], temperature, domain_specific_bn and mode == 'uda')
-    learn = Learner(dls, model, loss_func=CrossEntropyLossFlat(), metrics=accuracy, path=Path(path) if path else scratch_dir(),
-                    opt_func=partial(Adam, mom=0.7, sqr_mom=0.8, wd=1e-3))
+    learn = training_learner(dls, lambda: uda_model(arch, x0.shape[1], K, x0.shape[-1], temperature, domain_specific_bn and mode == 'uda'),
+                             CrossEntropyLossFlat(), seed, path, metrics=accuracy)
     cbs = []
     if mode == 'uda':
         lab = ud.labelled_target() if len(ud.idx_lab) else None
         cbs = uda_callbacks(ud.target('train')[0], lab, tau=temperature, seed=seed, **kw)
-    fit_one_cycle(learn, epochs, lr, cbs, quiet)
+    fit_one_cycle(learn, epochs, lr, cbs, quiet, what)
     es = [c for c in cbs if isinstance(c, EntropySeparationLoss)]
     learn.rho = es[0].rho if es else check_rho(kw.get('rho') or math.log(K) / 2, K)
     learn.rho_history = es[0].history if es else []
@@ -408,3 +415,156 @@ def evaluate_uda(model:nn.Module, ud:UDAData, rho:float, split:str='test', n_clu
     out['clusters'] = dict(n_flagged=c['n'], k=c['k'], purity=c['purity'], nmi=c['nmi'],
                            composition={str(t): int(n) for t, n in zip(*np.unique(truth, return_counts=True))})
     return out
+
+# %% ../nbs/06_uda.ipynb #18c93e4a
+def uda_runs(n_labelled='0,1,10', # labelled target images per class: one UDA model per value, comma-separated
+             oracle:bool=True, # also the oracle
+            ) -> list:
+    "(name, mode, labelled images per class) of the stage's models: source only, one UDA model per value, the oracle"
+    n_lab = [int(v) for v in str(n_labelled).split(',') if v.strip()]
+    if any(v < 0 for v in n_lab): raise ValueError(f"n_labelled must be integers >= 0, got {n_labelled!r}")
+    return ([('source only', 'source', 0)] + [(f'UDA, {n} labelled/class', 'uda', n) for n in n_lab]
+            + ([('oracle', 'oracle', 0)] if oracle else []))
+
+def train_test_uda(data:PairData, # the pair's data, anomalies included
+                   setup:dict, # `UDAData` class groups: unknown, source_private, target_private
+                   name:str, # the model's name (results, progress line)
+                   mode:str, # 'source', 'uda' or 'oracle' (see `train_uda`)
+                   n:int, # labelled target images per class
+                   seed:int=0, # of the labelled-image draw, training and clustering
+                   domain_specific_bn:bool=True, # domain-specific batch normalisation ('uda' mode only)
+                   uda_kw:dict|None=None, # `uda_callbacks` arguments for the 'uda' mode (eta, margin, adapt_rho)
+                   **kw, # more `train_uda` arguments (epochs, lr, temperature, path)
+                  ) -> tuple:
+    "Train and test one model of the stage: its results (for `UDAResult.models`) and (model, rho, `UDAData`)"
+    ud = UDAData(data, **setup, n_labelled=n, seed=seed)
+    t0 = time.perf_counter()
+    learn = train_uda(ud, mode, domain_specific_bn=domain_specific_bn, seed=seed, what=name, **kw, **((uda_kw or {}) if mode == 'uda' else {}))
+    progress(f'testing {name}')
+    r = evaluate_uda(learn.model, ud, learn.rho, seed=seed)
+    r.update(mode=mode, n_labelled=n, rho=learn.rho, rho_history=learn.rho_history, seconds=time.perf_counter() - t0,
+             history=pd.DataFrame(learn.recorder.values, columns=learn.recorder.metric_names[1:-1]).to_dict('list'))
+    return r, (learn.model, learn.rho, ud)
+
+def save_uda_model(path, # the .pth file
+                   model:nn.Module, # a trained universal-DA model
+                   rho:float, # its entropy threshold
+                   ud:UDAData, # the data it was trained on (classes, unknowns)
+                   scaler, # the `ArcsinhScaler` of the images
+                   temperature:float, # of its cosine head
+                   domain_specific_bn:bool, # whether it has `DomainBN` layers
+                   name:str, # the model's name in the stage
+                   arch:str='convnet', # architecture name
+                  ) -> Path:
+    "Save a universal-DA model with both batch-norm sets, its threshold, classes, unknowns and the scaler"
+    return atomic_write(path, lambda tmp: torch.save(dict(
+        state_dict=model.state_dict(), rho=rho, classes=ud.classes, unknown=ud.unknown, scaler=scaler.to_dict(),
+        arch=arch, temperature=temperature, domain_specific_bn=domain_specific_bn, name=name), tmp))
+
+# %% ../nbs/06_uda.ipynb #921d37c3
+def _num(v) -> float: return float('nan') if v is None else float(v)
+
+@dataclass
+class UDAResult(Record):
+    "The universal-DA stage's record: source-only, UDA and oracle models tested on both surveys with unknowns"
+    pair: str                  # survey pair
+    n_uda: int                 # galaxies per domain (before the anomalies)
+    epochs: int                # training epochs of every model
+    lr: float                  # peak learning rate
+    seed: int                  # seed of data, labelled-image draw and training
+    eta: float                 # weight of the clustering and entropy-separation terms
+    temperature: float         # of the cosine classifier and the neighbourhood similarities
+    margin: float              # entropy-separation margin
+    adapt_rho: bool            # whether rho adapted to the target entropies
+    domain_specific_bn: bool   # domain-specific batch normalisation in the UDA models
+    anomaly_fraction: float    # anomalies simulated per galaxy (0 when no group names an anomaly class)
+    classes: list = field(default_factory=list)         # the last model's known classes (its outputs)
+    unknown: list = field(default_factory=list)         # target classes no one labels
+    source_private: list = field(default_factory=list)  # classes only the source holds
+    target_private: list = field(default_factory=list)  # classes only the target holds
+    models: dict = field(default_factory=dict)  # name -> `evaluate_uda` output + mode, n_labelled, rho, rho_history, seconds, history
+    trained: object = transient()  # name -> (model, rho, `UDAData`) of every trained model (in memory only)
+    data: object = transient()     # the `PairData` (in memory only)
+
+    def _acc(self, name, dom='target', key='accuracy') -> float:
+        return _num(((self.models.get(name) or {}).get(dom) or {}).get(key))
+    @property
+    def uda_names(self) -> list: return [n for n, r in self.models.items() if r['mode'] == 'uda']
+    @property
+    def best_uda(self) -> str|None:
+        "The UDA model with the most labelled target images (the headline one)"
+        return max(self.uda_names, key=lambda n: self.models[n]['n_labelled'], default=None)
+    def gap_recovered(self, name:str) -> float:
+        "Share of the source-only model's target gap to the oracle that `name` wins back (`deepastro.da.gap_share`)"
+        return float(gap_share(self._acc(name), self._acc('source only'), self._acc('oracle')))
+    def source_change_of(self, name:str) -> float:
+        "The model's source accuracy minus the source-only model's (NaN for the oracle, which is not tested on the source)"
+        return self._acc(name, 'source') - self._acc('source only', 'source') if self.models[name]['mode'] != 'oracle' else float('nan')
+    @property
+    def target_acc(self) -> float: return self._acc(self.best_uda)
+    @property
+    def auroc(self) -> float: return self._acc(self.best_uda, key='auroc')
+    @property
+    def source_change(self) -> float:
+        "Source accuracy the headline UDA model gives up (negative) or gains against the source-only model"
+        return self.source_change_of(self.best_uda) if self.best_uda else float('nan')
+    def frame(self) -> pd.DataFrame:
+        "Known-class accuracy on each survey, open-set scores on the target, gap recovered and source change per model"
+        rows = []
+        for name, r in self.models.items():
+            t = r['target']
+            rows.append({'model': name, 'source accuracy': r['source']['accuracy'] if r['mode'] != 'oracle' else np.nan,
+                         'target accuracy': t['accuracy'], 'known accuracy': t['known_accuracy'], 'unknown recall': t['unknown_recall'],
+                         'unknown precision': t['unknown_precision'], 'H-score': t['h_score'], 'unknown score': t['score'], 'AUROC': t['auroc'],
+                         **{f'AUROC {k}': v for k, v in t['auroc_scores'].items() if k != t['score']},
+                         'cluster purity': r['clusters']['purity'], 'cluster NMI': r['clusters']['nmi']})
+        table = pd.DataFrame(rows).set_index('model')
+        if self._acc('oracle') - self._acc('source only') > 0: table['gap recovered'] = [self.gap_recovered(n) for n in table.index]
+        table['source change'] = [self.source_change_of(n) for n in table.index]
+        return table
+    def headline(self):
+        return dict(uda_target_acc=self.target_acc, uda_source_acc=self._acc(self.best_uda, 'source'), uda_auroc=self.auroc,
+                    uda_source_change=self.source_change, source_only_target_acc=self._acc('source only'))
+
+# %% ../nbs/06_uda.ipynb #4fe88435
+def run_uda(run_dir=None, # the run folder (None: a scratch folder)
+            pair:str='sdss-decals', # survey pair
+            n_uda:int=2000, # galaxies per domain (before the anomalies)
+            anomaly_fraction:float=0.1, # anomalies (lenses) simulated per galaxy, when a class group names one
+            uda_epochs:int=6, # training epochs of every model (one-cycle)
+            lr:float=3e-3, # peak learning rate
+            unknown:str|None=None, # target classes no one labels, comma-separated; None: the pair's own (deepastro.surveys)
+            source_private:str='', # classes only the source holds, comma-separated
+            target_private:str='', # classes only the target holds (known through its labelled images), comma-separated
+            n_labelled:str='0,1,10', # labelled target images per class: one UDA model per value, comma-separated
+            eta:float=0.05, # weight of the clustering and entropy-separation terms
+            temperature:float=0.05, # of the cosine classifier and of the neighbourhood similarities
+            margin:float=0.5, # entropy-separation margin
+            adapt_rho:bool=False, # adapt the threshold and margin to the target entropies during training
+            domain_specific_bn:bool=True, # domain-specific batch normalisation in the UDA models
+            oracle:bool=True, # also train on labelled target images (the upper bound of the gap)
+            seed:int=0, # fixes data, labelled-image draws and training
+           ) -> UDAResult:
+    "The universal-DA stage: source-only, UDA and oracle models trained, tested and recorded; the first UDA model saved"
+    from deepastro.surveys import get_pair
+    from deepastro.simulate import ANOMALY_CLASSES
+    run = Path(run_dir) if run_dir else scratch_dir()
+    unknown_ = _names(get_pair(pair).unknown if unknown is None else unknown)
+    af = anomaly_fraction if set(unknown_ + _names(source_private) + _names(target_private)) & set(ANOMALY_CLASSES) else 0.
+    runs = uda_runs(n_labelled, oracle)
+    progress(f'simulating {n_uda} galaxies per domain of {pair}')
+    data = PairData(make_pair_dataset(pair, n_uda, run / 'data', seed=seed, anomaly_fraction=af), seed=seed, known_only_source=False)
+    setup = dict(unknown=unknown_, source_private=source_private, target_private=target_private)
+    UDAData(data, **setup, n_labelled=max([n for *_, n in runs]), seed=seed)     # an impossible setup fails before any training
+    res, trained = {}, {}
+    for name, mode, n in runs:
+        res[name], trained[name] = train_test_uda(data, setup, name, mode, n, seed, domain_specific_bn, dict(eta=eta, margin=margin, adapt_rho=adapt_rho),
+                                                  epochs=uda_epochs, lr=lr, temperature=temperature, path=run)
+    first = next((name for name, mode, _ in runs if mode == 'uda'), None)
+    if first: save_uda_model(run / 'models' / 'uda_convnet.pth', *trained[first], data.scaler, temperature, domain_specific_bn, first)
+    rec = UDAResult(pair, n_uda, uda_epochs, lr, seed, eta, temperature, margin, adapt_rho, domain_specific_bn, af,
+                    list(trained.values())[-1][2].classes, unknown_, _names(source_private), _names(target_private), res)
+    rec = UDAResult.from_dict(rec.to_dict())     # as results.json holds it: plain numbers, None for NaN
+    rec.trained, rec.data = trained, data
+    save_record(run, 'uda', rec)
+    return rec

@@ -48,6 +48,8 @@ def test_cli_lists_pairs(tmp_path):
     (['run', 'lsst-y10-y1', '--params', 'missing.yaml'], "parameter file not found"),
     (['run', 'lsst-y10-y1', '--stages', 'baseline,isomap'], "unknown stage(s) ['isomap']"),
     (['run', 'lsst-y10-y1', '--jobs', '0'], "--jobs must be at least 1"),
+    (['run', 'lsst-y10-y1', '--seeds', '0,zero'], "--seeds must be integers"),
+    (['run', 'lsst-y10-y1', '--seeds', '2,2'], "distinct seeds"),
 ])
 def test_cli_bad_input(tmp_path, args, msg):
     r = _cli(*args, '--runs-dir', str(tmp_path), cwd=tmp_path)
@@ -59,51 +61,98 @@ def test_cli_params_file_and_run_dir_version(tmp_path):
     (tmp_path / 'p.yaml').write_text('n_galaxies: many\n')
     r = _cli('run', 'lsst-y10-y1', '--params', str(tmp_path / 'p.yaml'), '--runs-dir', str(tmp_path / 'runs'), cwd=tmp_path)
     assert r.returncode == 2 and "must be int" in r.stderr, r.stderr
-    old = tmp_path / 'runs' / 'lsst-y10-y1'; old.mkdir(parents=True)
+    old = tmp_path / 'runs' / 'lsst-y10-y1' / 'seed-0'; old.mkdir(parents=True)
     text = json.dumps({'deepastro_version': '0.0.1', 'baseline': {'source': {'accuracy': 0.9}}})
     (old / 'results.json').write_text(text)
     r = _cli('run', 'lsst-y10-y1', '--runs-dir', str(tmp_path / 'runs'), cwd=tmp_path)
     assert r.returncode == 2 and 'written by deepastro 0.0.1' in r.stderr, r.stderr
     assert (old / 'results.json').read_text() == text and [p.name for p in old.iterdir()] == ['results.json']
 
-def test_cli_quick_run_and_resume(tmp_path):
-    """A small run of the main job: executed notebooks, results, tables, figures, summary; a second call skips finished
-    stages. A second pair whose first stage fails keeps its notebook with the error, and does not stop the first.
-    Two stages run at a time, each in its own process with half the cores as threads."""
-    bad = tmp_path / 'sdss-decals'; bad.mkdir(); (bad / 'data').write_text('a file where the data folder should be')
-    args = ('run', 'sdss-decals', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path), '--jobs', '2')
-    r = _cli(*args, cwd=tmp_path)
-    assert r.returncode == 1 and 'pair sdss-decals failed: data stage' in r.stderr, r.stdout + r.stderr
-    assert '2 stages at a time' in r.stdout and '[7/12 stages' in r.stdout, r.stdout
+def test_cli_unwritable_runs_dir(tmp_path):
+    "A runs folder that cannot be made (a file stands in its path) is refused before anything runs"
+    (tmp_path / 'a-file').write_text('x')
+    r = _cli('run', 'lsst-y10-y1', '--runs-dir', str(tmp_path / 'a-file' / 'runs'), cwd=tmp_path)
+    assert r.returncode == 2 and 'cannot write into' in r.stderr and 'not a folder' in r.stderr, r.stderr
+    assert (tmp_path / 'a-file').read_text() == 'x' 
+
+@pytest.fixture(scope='module')
+def quick_run(tmp_path_factory):
+    "The quick main job from the checkout, beside a pair whose data stage fails: (runs folder, first result of the command)"
+    tmp_path = tmp_path_factory.mktemp('quick')
+    bad = tmp_path / 'sdss-decals' / 'seed-0'; bad.mkdir(parents=True); (bad / 'data').write_text('a file where the data folder should be')
+    return tmp_path, _cli('run', 'sdss-decals', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path), '--jobs', '2', cwd=tmp_path)
+
+def test_cli_quick_run_and_resume(quick_run):
+    """A small run of the main job: executed notebooks, logs, records, tables, figures, summary; a second call skips
+    finished stages. A second pair whose first stage fails keeps its notebook with the error, and does not stop the first.
+    Two stages run at a time, each in its own process with half the cores as threads; nothing but deepastro's own
+    lines reaches the terminal."""
+    tmp_path, r = quick_run; bad = tmp_path / 'sdss-decals' / 'seed-0'
+    assert r.returncode == 1 and 'sdss-decals/seed-0 failed: data stage' in r.stderr, r.stdout + r.stderr
+    assert '2 stage(s) at a time' in r.stdout and '[7/12 stages' in r.stdout, r.stdout
+    for noise in ('IPKernelApp', 'FutureWarning', 'Executing Cell', 'Warning'): assert noise not in r.stdout + r.stderr, noise
     assert json.loads((bad / 'results.json').read_text())['stages']['data']['status'] == 'failed'
     err_nb = nbformat.read(str(bad / '02_data.ipynb'), as_version=4)
     assert any(o.get('output_type') == 'error' for c in err_nb.cells for o in c.get('outputs', []))
-    (bad / 'data').unlink()
-    args = ('run', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path))
-    run = tmp_path / 'lsst-y10-y1'
-    from deepastro.pipeline import STAGES
-    for stage, nb in STAGES: assert (run / nb).exists(), nb
+    run = tmp_path / 'lsst-y10-y1' / 'seed-0'
+    from deepastro.pipeline import STAGES, load_run, pair_params
+    for s in STAGES.values():
+        assert (run / s.notebook).exists(), s.notebook
+        log = (run / 'logs' / f'{s.name}.log').read_text(); assert 'Executing Cell' in log, s.name
+    assert 'epoch' in (run / 'logs' / 'baseline.status').read_text()     # the last status line of its training
     res = json.loads((run / 'results.json').read_text())
-    assert all(res['stages'][s]['status'] == 'done' for s, _ in STAGES)
+    assert all(res['stages'][s]['status'] == 'done' for s in STAGES)
     import os
-    assert {res['stages'][s]['threads'] for s, _ in STAGES} == {max(1, len(os.sched_getaffinity(0)) // 2)}
-    da = res['da']; assert da['oracle']['target'] > 0 and da['saved'] in da['methods']
-    rob = res['robustness']['models']
-    assert set(rob) == {'baseline', 'da'} and 0 <= rob['baseline']['attack']['untargeted']['success'] <= 1
+    assert {res['stages'][s]['threads'] for s in STAGES} == {max(1, len(os.sched_getaffinity(0)) // 2)}
+    rec = load_run(run)
+    assert set(rec) == set(STAGES)
+    da = rec['da']; assert da.oracle_target_acc > 0 and da.saved in da.methods and da.gap_won() == da.gap_won()
+    rob = rec['robustness']; assert set(rob.models) == {'baseline', 'da'} and 0 <= rob.attack_success('baseline') <= 1
     assert (run / 'models' / 'da_convnet.pth').exists() and (run / 'figures' / 'robustness_curves.png').exists()
-    b = res['baseline']
-    from deepastro.pipeline import pair_params
-    assert b['epochs'] == pair_params('lsst-y10-y1', quick=True)['epochs'] and b['source']['n'] > 0
-    assert b['source']['accuracy'] > 0.5 and 0 <= b['target']['accuracy'] <= 1   # three classes: chance is 1/3
+    b = rec['baseline']
+    assert b.epochs == pair_params('lsst-y10-y1', quick=True)['epochs'] and b.source['n'] > 0
+    assert b.source['accuracy'] > 0.5 and 0 <= b.target['accuracy'] <= 1   # three classes: chance is 1/3
     assert (run / 'figures' / 'baseline_confusion.png').stat().st_size > 1000
     assert 'source acc' in r.stdout and 'lsst-y10-y1' in r.stdout
-    u = res['uda']; assert u['unknown'] == ['merger'] and u['classes'] == ['spiral', 'elliptical']
-    assert {'source only', 'UDA, 0 labelled/class', 'UDA, 10 labelled/class', 'oracle'} <= set(u['models'])
-    assert u['models']['source only']['target']['n_unknown'] > 0 and (run / 'figures' / 'uda_latents.png').exists()
-    d = res['debias']; assert d['L']['naive']['L'] > 0 and 0 < d['accuracy']['debiased'] <= 1 and d['theta_fit'] > 0
+    u = rec['uda']; assert u.unknown == ['merger'] and u.classes == ['spiral', 'elliptical']
+    assert {'source only', 'UDA, 0 labelled/class', 'UDA, 10 labelled/class', 'oracle'} <= set(u.models)
+    assert u.models['source only']['target']['n_unknown'] > 0 and (run / 'figures' / 'uda_latents.png').exists()
+    d = rec['debias']; assert d.L['naive']['L'] > 0 and 0 < d.accuracy['debiased'] <= 1 and d.theta_fit > 0
     assert 'source.accuracy' in (run / 'tables' / 'baseline.csv').read_text()
-    assert (tmp_path / 'summary.csv').read_text().startswith('pair,')
+    assert (tmp_path / 'summary.csv').read_text().startswith('pair,seeds,')
+    assert (tmp_path / 'lsst-y10-y1' / 'seeds.csv').read_text().startswith('stage,metric,mean,se,n_seeds,seed 0')
     page = (tmp_path / 'report.html').read_text()
-    assert 'lsst-y10-y1' in page and 'report_notebooks/lsst-y10-y1/05_da.html' in page and 'sdss-decals' in page
+    assert 'lsst-y10-y1' in page and 'report_notebooks/lsst-y10-y1/seed-0/05_da.html' in page and 'sdss-decals' in page
+    args = ('run', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path))
     r2 = _cli(*args, cwd=tmp_path)
-    assert r2.returncode == 0 and r2.stdout.count('skipped') == len(STAGES), r2.stdout
+    assert r2.returncode == 0 and r2.stdout.count('finished') == len(STAGES), r2.stdout
+    assert all(json.loads((run / 'results.json').read_text())['stages'][s]['seconds'] == res['stages'][s]['seconds'] for s in STAGES)
+
+def _comparable(d):
+    "A record's dictionary without what differs between two identical runs: wall-clock times and file paths"
+    if isinstance(d, dict): return {k: _comparable(v) for k, v in d.items() if 'seconds' not in k and k != 'files'}
+    if isinstance(d, list): return [_comparable(v) for v in d]
+    return d
+
+def test_installed_wheel_runs_the_quick_pipeline(quick_run, tmp_path):
+    """`pip install` of a built wheel (not editable, outside the checkout) runs `deepastro run lsst-y10-y1 --quick` from
+    any folder, with the notebooks and parameter files it carries; its records equal the checkout's run (same seed and
+    thread count)"""
+    import os, zipfile
+    dist, site, work = tmp_path / 'dist', tmp_path / 'site', tmp_path / 'elsewhere'
+    for cmd in ([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(dist), str(ROOT)],
+                [sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(site), *map(str, dist.glob('*.whl'))]):
+        p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path); assert p.returncode == 0, p.stdout + p.stderr
+    names = zipfile.ZipFile(next(dist.glob('*.whl'))).namelist()
+    assert 'deepastro/nbs/05_da.ipynb' in names and 'deepastro/nbs/params/lsst-y10-y1.yaml' in names
+    assert not any(n.startswith('deepastro/nbs/_') or n == 'deepastro/scale.py' for n in names), names   # nothing stale
+    work.mkdir(); env = {**os.environ, 'PYTHONPATH': str(site)}
+    where = subprocess.run([sys.executable, '-c', 'import deepastro.pipeline as p; print(p.nbs_dir())'], capture_output=True, text=True, cwd=work, env=env)
+    assert where.stdout.strip() == str(site / 'deepastro' / 'nbs'), where.stdout + where.stderr    # not the checkout
+    exe = site / 'bin' / 'deepastro'
+    r = subprocess.run([str(exe), 'run', 'lsst-y10-y1', '--quick', '--runs-dir', 'runs', '--jobs', '2'], capture_output=True, text=True, cwd=work, env=env)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    from deepastro.pipeline import load_run, STAGES
+    mine, theirs = load_run(work / 'runs' / 'lsst-y10-y1' / 'seed-0'), load_run(quick_run[0] / 'lsst-y10-y1' / 'seed-0')
+    assert set(mine) == set(STAGES) == set(theirs)
+    for s in STAGES: assert _comparable(mine[s].to_dict()) == _comparable(theirs[s].to_dict()), s

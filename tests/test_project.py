@@ -61,3 +61,28 @@ def test_generated_modules_have_no_undefined_names():
                        capture_output=True, text=True)
     bad = [l for l in r.stdout.splitlines() if 'undefined name' in l]
     assert not bad, '\n'.join(bad)
+
+def _imports(path:Path) -> set:
+    "deepastro modules a module imports anywhere (top level or inside functions)"
+    import ast
+    out = set()
+    for n in ast.walk(ast.parse(path.read_text())):
+        if isinstance(n, ast.ImportFrom):
+            mod = ('deepastro.' + n.module if n.level and n.module else 'deepastro' if n.level else n.module) or ''
+            if mod == 'deepastro': out |= {a.name for a in n.names}
+            elif mod.startswith('deepastro.'): out.add(mod.split('.')[1])
+        elif isinstance(n, ast.Import):
+            out |= {a.name.split('.')[1] for a in n.names if a.name.startswith('deepastro.')}
+    return out
+
+def test_no_import_cycles():
+    "The modules form a layered graph: no module imports one that (directly or not) imports it back"
+    mods = {p.stem: p for p in (ROOT / 'deepastro').glob('*.py') if p.stem not in ('__init__', '_modidx')}
+    graph = {m: _imports(p) & set(mods) - {m} for m, p in mods.items()}
+    def reach(m, seen):
+        for n in graph[m]:
+            if n not in seen: seen.add(n); reach(n, seen)
+        return seen
+    cycles = sorted(m for m in graph if m in reach(m, set()))
+    assert not cycles, f"modules in an import cycle: {cycles}; graph: {graph}"
+    assert graph['core'] == set(), graph['core']          # the process helpers depend on nothing else of deepastro

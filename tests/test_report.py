@@ -5,6 +5,7 @@ from pathlib import Path
 import nbformat, pytest
 from PIL import Image
 from deepastro.report import write_report, report_rows
+from deepastro.pipeline import load_runs, STAGES
 
 HERE = Path(__file__).parent
 
@@ -64,31 +65,36 @@ def runs(tmp_path_factory):
     full = json.loads((HERE/'fixtures'/'lsst-y10-y1_results.json').read_text())
     part = {k: copy.deepcopy(full[k]) for k in ('data', 'baseline')}
     part['baseline']['target']['accuracy'] = 0.61
-    part['stages'] = {'baseline': {'notebook': '03_models.ipynb'}, 'debias': {'notebook': '07_debias.ipynb'}}
-    part['debias'] = {'L': {'naive': {'L': 0.21, 'err': 0.01}, 'de-biased': {'L': 0.05, 'err': 0.01}},
-                      'reduction': {'hard': 0.76}}
-    part['uda'] = {'models': {'source only': {'mode': 'source', 'source': {'accuracy': 0.64}, 'target': {'accuracy': 0.18, 'auroc': 0.31}},
-                              'UDA, 0 labelled/class': {'mode': 'uda', 'source': {'accuracy': 0.64},
-                                                        'target': {'accuracy': 0.376, 'auroc': 0.692, 'h_score': 0.2,
-                                                                   'auroc_scores': {'entropy': 0.692, 'labelled': 0.915}},
-                                                        'clusters': {'purity': 0.93, 'nmi': 0.1}}},
-                   'table': [{'model': 'source only', 'gap recovered': 0.0}, {'model': 'UDA, 0 labelled/class', 'gap recovered': 0.39}]}
-    results = {'lsst-y10-y1': full, 'sdss-decals': part}
+    part['stages'] = {s: {'notebook': STAGES[s].notebook, 'status': 'done'} for s in ('data', 'baseline', 'debias', 'uda')}
+    part['debias'] = dict(pair='sdss-decals', survey='sdss', n=100, n_test=45, theta=1., gamma=0., theta_fit=1.1, smooth_fraction_fit=0.4,
+                          epochs=2, seed=0, L={'naive': {'L': 0.21, 'err': 0.01}, 'de-biased': {'L': 0.05, 'err': 0.01}})
+    part['uda'] = dict(pair='sdss-decals', n_uda=100, epochs=2, lr=3e-3, seed=0, eta=0.05, temperature=0.05, margin=0.5, adapt_rho=False,
+                       domain_specific_bn=True, anomaly_fraction=0.,
+                       models={'source only': {'mode': 'source', 'n_labelled': 0, 'source': {'accuracy': 0.64}, 'target': {'accuracy': 0.18, 'auroc': 0.31}},
+                               'UDA, 0 labelled/class': {'mode': 'uda', 'n_labelled': 0, 'source': {'accuracy': 0.64},
+                                                         'target': {'accuracy': 0.376, 'auroc': 0.692, 'h_score': 0.2,
+                                                                    'auroc_scores': {'entropy': 0.692, 'labelled': 0.915}},
+                                                         'clusters': {'purity': 0.93, 'nmi': 0.1}},
+                               'oracle': {'mode': 'oracle', 'n_labelled': 0, 'target': {'accuracy': 0.68}}})
+    for pair, res in (('lsst-y10-y1', full), ('sdss-decals', part)):
+        (runs/pair/'seed-0').mkdir(parents=True); (runs/pair/'seed-0'/'results.json').write_text(json.dumps(res))
     for f, fig in (('02_data', ''), ('03_models', 'baseline_confusion.png'), ('05_da', ''), ('08_evaluate', 'isomaps.png')):
-        _nb(runs/'lsst-y10-y1'/f'{f}.ipynb', fig)
+        _nb(runs/'lsst-y10-y1'/'seed-0'/f'{f}.ipynb', fig)
     for f, fig in (('03_models', 'baseline_confusion.png'), ('07_debias', 'bias.png')):
-        _nb(runs/'sdss-decals'/f'{f}.ipynb', fig)
-    _png(runs/'lsst-y10-y1'/'figures'/'baseline_confusion.png', 'navy')
-    _png(runs/'lsst-y10-y1'/'figures'/'isomaps.png', 'orange')
-    _png(runs/'sdss-decals'/'figures'/'baseline_confusion.png', 'green')
-    _png(runs/'sdss-decals'/'figures'/'bias.png', 'purple')
-    return runs, results
+        _nb(runs/'sdss-decals'/'seed-0'/f'{f}.ipynb', fig)
+    _png(runs/'lsst-y10-y1'/'seed-0'/'figures'/'baseline_confusion.png', 'navy')
+    _png(runs/'lsst-y10-y1'/'seed-0'/'figures'/'isomaps.png', 'orange')
+    _png(runs/'sdss-decals'/'seed-0'/'figures'/'baseline_confusion.png', 'green')
+    _png(runs/'sdss-decals'/'seed-0'/'figures'/'bias.png', 'purple')
+    return runs, load_runs(runs)
+
+NOTEBOOKS = {s: st.notebook for s, st in STAGES.items()}
 
 @pytest.fixture(scope='module')
 def report(runs, tmp_path_factory):
-    runs_dir, results = runs
+    runs_dir, records = runs
     t = time.time()
-    page = write_report(results, tmp_path_factory.mktemp('out')/'report.html', links={}, runs_dir=runs_dir)
+    page = write_report(records, tmp_path_factory.mktemp('out')/'report.html', runs_dir, notebooks=NOTEBOOKS)
     print(f'write_report: {time.time() - t:.1f} s')
     return page
 
@@ -102,12 +108,12 @@ def _cells(page:str, label:str) -> list:
 
 def test_table(report):
     page = report.read_text()
-    assert re.search(r'<th>lsst-y10-y1</th><th>sdss-decals</th>', page)
+    assert re.search(r'<th class="">lsst-y10-y1</th><th class="">sdss-decals</th>', page)
     base, decals = _cells(page, 'accuracy, target')
     assert '72.6%' in base and '61.0%' in decals
-    assert re.search(r'href="report_notebooks/lsst-y10-y1/03_models.html"', base)
+    assert re.search(r'href="report_notebooks/lsst-y10-y1/seed-0/03_models.html"', base)
     da = _cells(page, 'mmd-median:1: gap recovered')
-    assert '63.7%' in da[0] and 'href="report_notebooks/lsst-y10-y1/05_da.html"' in da[0] and da[1] == '-'
+    assert '63.7%' in da[0] and 'href="report_notebooks/lsst-y10-y1/seed-0/05_da.html"' in da[0] and da[1] == '-'
     att = _cells(page, 'baseline: attack success, untargeted')
     assert '72.7%' in att[0] and '08_evaluate.html' in att[0] and att[1] == '-'
     L = _cells(page, 'bias L, naive')
@@ -115,7 +121,7 @@ def test_table(report):
     auc = _cells(page, 'UDA, 0 labelled/class: AUROC of the flagging score')
     assert auc[0] == '-' and '0.692' in auc[1] and '06_uda.html' not in auc[1]      # no 06_uda notebook in that run folder
     assert '0.915' in _cells(page, 'UDA, 0 labelled/class: AUROC, nearest-labelled-image score')[1]
-    assert '39.0%' in _cells(page, 'UDA, 0 labelled/class: gap recovered')[1]
+    assert '39.2%' in _cells(page, 'UDA, 0 labelled/class: gap recovered')[1]   # (0.376 - 0.18) / (0.68 - 0.18)
     assert '37.6%' in _cells(page, 'UDA, 0 labelled/class: accuracy, target')[1]
 
 def test_links_resolve(report):
@@ -123,12 +129,12 @@ def test_links_resolve(report):
     hrefs = re.findall(r'<a href="([^"]+)"', page)
     assert len(hrefs) > 30
     for h in set(hrefs): assert (report.parent/h).is_file(), h
-    nbpage = (report.parent/'report_notebooks'/'lsst-y10-y1'/'08_evaluate.html').read_text()
+    nbpage = (report.parent/'report_notebooks'/'lsst-y10-y1'/'seed-0'/'08_evaluate.html').read_text()
     assert re.search(r'<img[^>]*src="data:image/png', nbpage)                       # executed outputs kept
 
 def test_rows_missing_sections():
     rows = report_rows({'p': {}})
-    assert all(get({}) in (None, (None, None)) for *_, get in rows)
+    assert all(get({}) is None for *_, get in rows)
 
 def test_renders_in_chromium(report, chromium):
     t = time.time()
@@ -139,13 +145,13 @@ def test_renders_in_chromium(report, chromium):
     assert all(data_uri_images_ok(report.read_text()))
 
 def test_broken_image_fails(runs, tmp_path, chromium):
-    runs_dir, results = runs
+    runs_dir, records = runs
     bad = tmp_path/'runs'; shutil.copytree(runs_dir, bad)
-    (bad/'sdss-decals'/'figures'/'bias.png').write_bytes(b'not a png' * 10)                 # undecodable
-    data = (bad/'lsst-y10-y1'/'figures'/'isomaps.png').read_bytes()
-    (bad/'lsst-y10-y1'/'figures'/'isomaps.png').write_bytes(data[:len(data) // 2])        # truncated
-    page = write_report(results, tmp_path/'report.html', runs_dir=bad, render_nbs=False)
+    (bad/'sdss-decals'/'seed-0'/'figures'/'bias.png').write_bytes(b'not a png' * 10)                 # undecodable
+    data = (bad/'lsst-y10-y1'/'seed-0'/'figures'/'isomaps.png').read_bytes()
+    (bad/'lsst-y10-y1'/'seed-0'/'figures'/'isomaps.png').write_bytes(data[:len(data) // 2])        # truncated
+    page = write_report(records, tmp_path/'report.html', bad, notebooks=NOTEBOOKS, render_nbs=False)
     imgs = {i['alt']: i['ok'] for i in browser_images(page, chromium)}
-    assert imgs == {'lsst-y10-y1: baseline_confusion.png': True, 'lsst-y10-y1: isomaps.png': True,
-                    'sdss-decals: baseline_confusion.png': True, 'sdss-decals: bias.png': False}
+    assert imgs == {'lsst-y10-y1/seed-0: baseline_confusion.png': True, 'lsst-y10-y1/seed-0: isomaps.png': True,
+                    'sdss-decals/seed-0: baseline_confusion.png': True, 'sdss-decals/seed-0: bias.png': False}
     assert data_uri_images_ok(page.read_text()).count(False) == 2              # PIL catches the truncated one too

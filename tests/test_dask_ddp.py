@@ -1,10 +1,11 @@
-"""Scaling past one machine: survey-pair runs on a local Dask cluster (failures isolated, progress streamed back), and
-data-parallel training on 2 CPU processes with the gloo backend (sharding, accuracy against 1 process, torchrun)."""
+"""Past one machine: survey-pair runs on a local Dask cluster (deepastro.pipeline) (failures isolated, progress streamed back), and
+data-parallel training (deepastro.ddp) on 2 CPU processes with the gloo backend (sharding, accuracy against 1 process, torchrun)."""
 import sys, os, json, math, time, shutil, subprocess
 from pathlib import Path
 import pytest, torch
-from deepastro import scale
-from deepastro.scale import run_pairs_dask, pair_task, train_distributed, free_port
+from deepastro import ddp
+from deepastro.pipeline import run_pairs_dask, pair_task
+from deepastro.ddp import train_distributed, free_port
 
 def touch_runner(pair, runs_dir, overrides, log=print, **kw):
     "A stand-in for `run_pair`: logs two lines, writes runs_dir/pair/done.txt, and raises for pairs starting with 'bad'"
@@ -93,12 +94,12 @@ def _shard_worker(rank, world_size, port, out_dir):
     "One gloo process: wrap ArrayDataLoaders (train: shuffled, drop_last; valid: ordered) and record what this rank draws"
     from deepastro.data import ArrayDataLoader
     from fastai.distributed import DistributedDL
-    scale.set_dist_env(rank, world_size, port=port); scale.init_gloo()
+    ddp.set_dist_env(rank, world_size, port=port); ddp.init_gloo()
     n = 101; x, y = torch.arange(n).float()[:, None], torch.zeros(n, dtype=torch.long)
     res = {}
     for name, dl in dict(train=ArrayDataLoader(x, y, bs=8, shuffle=True, seed=rank),   # different seeds: rank 0's order must win
                          valid=ArrayDataLoader(x, y, bs=16)).items():
-        d = scale.CPUDistributedDL(dl)
+        d = ddp.CPUDistributedDL(dl)
         res[name] = dict(epochs=[[int(v) for b in d for v in b[0][:, 0]] for _ in range(2)], n_batches=len(list(d)), len=len(d))
     try: next(iter(DistributedDL(ArrayDataLoader(x, y, bs=8)))); res['fastai_cpu'] = 'ok'
     except Exception as e: res['fastai_cpu'] = f"{type(e).__name__}: {e}"
@@ -163,9 +164,9 @@ def test_torchrun_matches_spawn(paths, two_proc, tmp_path):
 def test_cli_scheduler_local(tmp_path):
     "`deepastro run ... --scheduler local`: the pair runs as a Dask task; a failing stage is reported and the command fails"
     import subprocess
-    bad = tmp_path / 'sdss-decals'; bad.mkdir(); (bad / 'data').write_text('not a folder')
+    bad = tmp_path / 'sdss-decals' / 'seed-0'; bad.mkdir(parents=True); (bad / 'data').write_text('not a folder')
     code = 'import sys; from deepastro.pipeline import main; sys.exit(main(sys.argv[1:]))'
     r = subprocess.run([sys.executable, '-c', code, 'run', 'sdss-decals', '--quick', '--scheduler', 'local', '--runs-dir', str(tmp_path)],
                        capture_output=True, text=True, timeout=600)
-    assert r.returncode == 1 and 'pair sdss-decals failed' in r.stderr, r.stdout + r.stderr
+    assert r.returncode == 1 and 'sdss-decals failed' in r.stderr, r.stdout + r.stderr
     assert 'submitted 1 pair(s)' in r.stdout and json.loads((bad / 'results.json').read_text())['stages']['data']['status'] == 'failed'
