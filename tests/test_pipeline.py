@@ -140,9 +140,9 @@ def test_installed_wheel_runs_the_quick_pipeline(quick_run, tmp_path):
     thread count)"""
     import os, zipfile
     dist, site, work = tmp_path / 'dist', tmp_path / 'site', tmp_path / 'elsewhere'
-    for cmd in ([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(dist), str(ROOT)],
-                [sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(site), *map(str, dist.glob('*.whl'))]):
-        p = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path); assert p.returncode == 0, p.stdout + p.stderr
+    for cmd in (lambda: [sys.executable, '-m', 'pip', 'wheel', '--no-deps', '--no-build-isolation', '-q', '-w', str(dist), str(ROOT)],
+                lambda: [sys.executable, '-m', 'pip', 'install', '--no-deps', '-q', '--target', str(site), *map(str, dist.glob('*.whl'))]):
+        p = subprocess.run(cmd(), capture_output=True, text=True, cwd=tmp_path); assert p.returncode == 0, p.stdout + p.stderr
     names = zipfile.ZipFile(next(dist.glob('*.whl'))).namelist()
     assert 'deepastro/nbs/05_da.ipynb' in names and 'deepastro/nbs/params/lsst-y10-y1.yaml' in names
     assert not any(n.startswith('deepastro/nbs/_') or n == 'deepastro/scale.py' for n in names), names   # nothing stale
