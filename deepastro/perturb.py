@@ -10,7 +10,8 @@ import numpy as np, torch
 from torch import nn
 import torch.nn.functional as F
 from .surveys import get_survey
-from .simulate import noise_variance, kolmogorov_mtf
+from .simulate import noise_variance
+from .surveys import kolmogorov_mtf
 from .data import check_images
 from .core import heap_alloc, progress, eta_text
 

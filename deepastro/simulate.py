@@ -8,17 +8,18 @@ import math, functools, time
 import numpy as np, pandas as pd, torch
 from astropy.cosmology import Planck18
 import astropy.units as u
-from .surveys import Survey, get_survey, draw_fwhm, n_eff_pixels, snr_of, NMGY_ZP
+from .surveys import Survey, SURVEYS, get_survey, draw_fwhm, n_eff_pixels, kolmogorov_mtf, KOLMOGOROV_C, NMGY_ZP, EXP_HLR_PER_SCALE, HLR_TO_SIGMA
 from .core import progress, eta_text
 
 # %% auto #0
 __all__ = ['TAXONOMIES', 'ANOMALY_CLASSES', 'POPULATION_DEFAULTS', 'LF', 'SIZE', 'COLOURS', 'SERSIC_N', 'SERSIC_LOGK',
-           'SERSIC_TRUNC', 'class_names', 'distance_modulus', 'kpc_per_arcsec', 'k_correction',
-           'check_population_params', 'draw_z_M', 'draw_population', 'sersic_table', 'sersic_ft', 'kolmogorov_mtf',
-           'KGrid', 'ft_sersic', 'ft_exponential', 'ft_gaussian', 'ft_shift', 'rs_arms', 'rs_tails', 'rs_lensed',
-           'band_flux', 'apparent_mag_r', 'render_noiseless', 'check_stamp', 'galsim_reference', 'half_light_radius',
-           'noise_variance', 'check_bands', 'add_noise', 'observed_properties', 'simulate', 'simulate_pair', 'rgb',
-           'show_grid']
+           'SERSIC_TRUNC', 'WRAP_SB', 'PSF_MARGIN_FWHM', 'class_names', 'distance_modulus', 'kpc_per_arcsec',
+           'k_correction', 'check_population_params', 'draw_z_M', 'draw_population', 'sersic_table', 'sersic_ft',
+           'KGrid', 'ft_sersic', 'ft_exponential', 'ft_gaussian', 'ft_shift', 'rs_arms', 'rs_tails', 'tail_flux',
+           'rs_lensed', 'band_flux', 'apparent_mag_r', 'sersic_b', 'sersic_extent', 'exponential_extent',
+           'gaussian_extent', 'light_extent', 'grid_sizes', 'render_noiseless', 'check_stamp', 'galsim_reference',
+           'half_light_radius', 'compare_with_galsim', 'noise_variance', 'check_bands', 'add_noise',
+           'observed_properties', 'simulate', 'simulate_pair', 'rgb', 'show_grid']
 
 # %% ../nbs/01_simulate.ipynb #015d75ce
 TAXONOMIES = {
@@ -260,7 +261,7 @@ def draw_population(n:int, taxonomy:str='three', params:dict|None=None, seed:int
 # %% ../nbs/01_simulate.ipynb #153fd91c
 SERSIC_N = np.round(np.arange(0.5, 6.25, 0.1), 2)
 SERSIC_LOGK = np.linspace(-3, 3, 1000)
-SERSIC_TRUNC = 8.0  # truncation radius in half-light radii (n >= 1)
+SERSIC_TRUNC = 8.0  # Sersic profiles with n >= 1 end at this many half-light radii (as GalSim's `trunc`)
 
 @functools.lru_cache(None)
 def sersic_table():
@@ -277,20 +278,13 @@ def sersic_ft(n:torch.Tensor, kr:torch.Tensor) -> torch.Tensor:
     "Fourier transform of unit-flux Sersic profiles of index `n` (shape (G,)) at `kr` = k * r_e (shape (G, ...))"
     tab = sersic_table()
     nn = (n.clamp(0.5, 6.2) - 0.5) / 0.1
-    i0 = nn.floor().clamp(max=len(SERSIC_N) - 2); fn = (nn - i0).view(-1, *[1] * (kr.ndim - 1))
+    i0 = nn.floor().clamp(max=len(SERSIC_N) - 2); fn = (nn - i0)[:, None]; i0 = i0.long()
+    rows = torch.lerp(tab[i0], tab[i0 + 1], fn)           # (G, k): each galaxy's own index, interpolated in n first
     lk = (kr.clamp_min(1e-12).log10() - SERSIC_LOGK[0]) / (SERSIC_LOGK[1] - SERSIC_LOGK[0])
-    lk = lk.clamp(0, len(SERSIC_LOGK) - 1 - 1e-4)
+    lk = lk.clamp(0, len(SERSIC_LOGK) - 1 - 1e-4).view(len(n), -1)
     j0 = lk.floor(); fk = lk - j0; j0 = j0.long()
-    i0 = i0.long().view(-1, *[1] * (kr.ndim - 1))
-    def at(i, j): return tab[i, j]
-    v = ((1 - fn) * ((1 - fk) * at(i0, j0) + fk * at(i0, j0 + 1)) +
-         fn * ((1 - fk) * at(i0 + 1, j0) + fk * at(i0 + 1, j0 + 1)))
-    return torch.where(kr > 10**SERSIC_LOGK[-1], torch.zeros_like(v), v)
-
-# %% ../nbs/01_simulate.ipynb #7aa57fc7
-def kolmogorov_mtf(k:torch.Tensor, fwhm) -> torch.Tensor:
-    "Optical transfer function of a Kolmogorov PSF of `fwhm` (arcsec) at wavenumber `k` (rad/arcsec)"
-    return torch.exp(-3.44 * (k * fwhm / (2 * math.pi * 0.975865))**(5 / 3))
+    v = torch.lerp(rows.gather(1, j0), rows.gather(1, j0 + 1), fk).view_as(kr)   # then linearly in log k
+    return v.masked_fill_(kr > 10**SERSIC_LOGK[-1], 0.)
 
 # %% ../nbs/01_simulate.ipynb #e4b48405
 def _good_size(n:int) -> int:
@@ -303,9 +297,10 @@ def _good_size(n:int) -> int:
         m += 1
 
 class KGrid:
-    "Real-space and Fourier grids for `stamp` pixels of `pixel_scale` arcsec, padded by `pad`"
-    def __init__(self, stamp:int, pixel_scale:float, pad:float=1.25):
-        self.stamp, self.scale, self.P = stamp, pixel_scale, _good_size(math.ceil(stamp * pad))
+    "Real-space and Fourier grids for `stamp` pixels of `pixel_scale` arcsec, padded by `pad` or to `size` pixels"
+    def __init__(self, stamp:int, pixel_scale:float, pad:float=1.25, size:int|None=None):
+        self.stamp, self.scale = stamp, pixel_scale
+        self.P = _good_size(max(size or 0, math.ceil(stamp * pad)))
         P, s = self.P, pixel_scale
         x = torch.fft.fftfreq(P, 1 / P, dtype=torch.float64) * s      # arcsec, FFT order
         self.y, self.x = [t.float() for t in torch.meshgrid(x, x, indexing='ij')]
@@ -313,14 +308,17 @@ class KGrid:
         kx = 2 * math.pi * torch.fft.rfftfreq(P, s, dtype=torch.float64)
         self.ky, self.kx = [t.float() for t in torch.meshgrid(ky, kx, indexing='ij')]
         self.k = (self.kx**2 + self.ky**2).sqrt()
+        self.k53 = self.k**(5 / 3)                                     # for the Kolmogorov transfer function
         self.pixel = (torch.sinc(self.kx * s / (2 * math.pi)) * torch.sinc(self.ky * s / (2 * math.pi)))
+        # the pixel response times (-1)^(i+j), a shift by P/2 pixels: the inverse transform has its origin mid-grid
+        iy, ix = torch.arange(P)[:, None], torch.arange(self.kx.shape[1])[None]
+        self.pixel_mid = self.pixel * (1 - 2 * ((iy + ix) % 2)).float()
         # a stamp of even size is centred between pixels, as GalSim's true_center
         self.centre_shift = ((stamp - 1) / 2 - stamp // 2) * s
         self.lo = P // 2 - stamp // 2
 
     def crop(self, img:torch.Tensor) -> torch.Tensor:
-        "Shift the origin to the middle and cut the stamp out of padded images (..., P, P)"
-        img = torch.fft.fftshift(img, dim=(-2, -1))
+        "Cut the stamp out of padded images (..., P, P) whose origin is mid-grid (transforms multiplied by `pixel_mid`)"
         return img[..., self.lo:self.lo + self.stamp, self.lo:self.lo + self.stamp]
 
 # %% ../nbs/01_simulate.ipynb #1afa64e6
@@ -334,7 +332,9 @@ def _ellip_k2(g:KGrid, q, pa):
     return ku**2 / _b(q) + _b(q) * kv**2
 
 def ft_sersic(g, n, re, q, pa): return sersic_ft(n, _ellip_k2(g, q, pa).sqrt() * _b(re))
-def ft_exponential(g, re, q, pa): return (1 + _ellip_k2(g, q, pa) * _b(re / 1.6783469900166605)**2)**-1.5
+def ft_exponential(g, re, q, pa):
+    x = 1 + _ellip_k2(g, q, pa) * _b(re / EXP_HLR_PER_SCALE)**2
+    return x.rsqrt() / x                                               # x^(-3/2)
 def ft_gaussian(g, sigma, q, pa): return torch.exp(-0.5 * _ellip_k2(g, q, pa) * _b(sigma)**2)
 def ft_shift(g, dx, dy):
     "Phase factor exp(-i k.x0) of shifts (dx, dy), built as an outer product of its separable 1-D factors"
@@ -344,6 +344,7 @@ def ft_shift(g, dx, dy):
 
 # %% ../nbs/01_simulate.ipynb #49dea289
 _ARM_MEAN = 35 / 128  # mean of ((1 + cos psi) / 2)**4
+_TAIL_MEAN = math.comb(16, 8) / 2**16  # mean of ((1 + cos psi) / 2)**8
 
 def _polar(g, q, pa, dx=0., dy=0.):
     "De-projected disk-plane radius and azimuth (per galaxy)"
@@ -354,7 +355,7 @@ def _polar(g, q, pa, dx=0., dy=0.):
 
 def rs_arms(g, re, q, pa, m, pitch_deg, phase):
     "Arm modulation of a unit-flux exponential disk (flux per arcsec^2, zero total)"
-    rs = re / 1.6783469900166605
+    rs = re / EXP_HLR_PER_SCALE
     r, phi = _polar(g, q, pa)
     disk = torch.exp(-r / _b(rs)) / (2 * math.pi * _b(rs)**2)
     psi = _b(m) * (phi - torch.log(r / _b(rs) + 1e-6) / _b(torch.tan(torch.deg2rad(pitch_deg)))) - _b(phase)
@@ -366,11 +367,18 @@ def rs_tails(g, scale, m, pitch_deg, phase, inner):
     r, phi = _polar(g, torch.ones_like(scale), torch.zeros_like(scale))
     psi = _b(m) * (phi - torch.log(r / _b(scale) + 1e-6) / _b(torch.tan(torch.deg2rad(pitch_deg)))) - _b(phase)
     img = torch.exp(-r / _b(scale)) * ((1 + torch.cos(psi)) / 2)**8 * (1 - torch.exp(-(r / _b(inner))**2))
-    return img / (img.sum((-2, -1), keepdim=True) * g.scale**2)
+    return img / _b(tail_flux(scale, inner))
+
+def tail_flux(scale, inner):
+    "Total flux of `rs_tails`' unnormalised profile over the whole sky (not only the grid): its azimuthal mean times a radial integral"
+    x = torch.linspace(0, 60, 12001, dtype=torch.float64)[None]       # radius in units of `scale`
+    c = (scale.double() / inner.double())[:, None]
+    hole = torch.trapezoid(x * torch.exp(-x - (x * c)**2), x)           # the light removed from the inner hole
+    return (2 * math.pi * _TAIL_MEAN * scale.double()**2 * (1 - hole)).float()
 
 def rs_lensed(g, theta_e, re, sx, sy, oversample:int=3):
     "Unit-flux (before magnification) exponential source at (sx, sy) behind a singular isothermal sphere"
-    rs = _b(re / 1.6783469900166605); out = 0.
+    rs = _b(re / EXP_HLR_PER_SCALE); out = 0.
     offs = (torch.arange(oversample) - (oversample - 1) / 2) * g.scale / oversample
     for oy in offs:
         for ox in offs:
@@ -407,11 +415,11 @@ def _clump_layout(pop, kpa):
         sig[i, :nc] = r.uniform(0.1, 0.4, nc) / kpa[i]; w[i, :nc] = r.dirichlet(np.ones(nc))
     return torch.tensor(pos), torch.tensor(sig), torch.tensor(w)
 
-def _chunk_ft(pop, g, bands, kpa, mag_r):
-    "Fourier transform (before PSF) of each galaxy in each band, shape (G, B, P, P//2+1)"
+def _chunk_ft(pop, g, bands, kpa, mag_r, clumps):
+    "Fourier transform (before PSF) of each galaxy in each band, shape (G, B, P, P//2+1); `clumps` from `_clump_layout`"
     G, B = len(pop), len(bands); col = lambda c: _t(pop[c].values)
-    Fr = torch.zeros(G, B, *g.k.shape)                         # centred, real components
-    Fc = torch.zeros(G, B, *g.k.shape, dtype=torch.complex64)  # shifted and real-space components
+    Fc = torch.zeros(G, B, *g.k.shape, dtype=torch.complex64)  # the transform
+    Fr = Fc.real                                               # its real part (a view): centred, symmetric components
     f_tot = 10**(-0.4 * (mag_r - NMGY_ZP))
     def fl(frac, comp, boost=None):
         "(G, B) band fluxes of a component holding `frac` of the r-band light"
@@ -437,7 +445,7 @@ def _chunk_ft(pop, g, bands, kpa, mag_r):
         add(Fr, i, fl((1 - bt) * bar, 'bulge'), ft_gaussian(g, _t(pop.bar_len_kpc.values / kpa / 2)[i], col('bar_q')[i], col('bar_pa')[i]))
     if (clf > 0).any():
         i = where(clf > 0)
-        pos, sig, w = _clump_layout(pop.iloc[i.numpy()], kpa[i.numpy()])
+        pos, sig, w = (c[i] for c in clumps)
         # each clump is a shifted Gaussian, separable in kx and ky: the sum over clumps is a batched matrix product
         kx, ky = g.kx[0], g.ky[:, 0]
         gx = torch.exp(-0.5 * kx**2 * sig[..., None]**2 - 1j * kx * pos[..., 0, None])           # (G, C, K)
@@ -482,30 +490,91 @@ def _chunk_ft(pop, g, bands, kpa, mag_r):
         f[i] = _t(np.stack([band_flux(pop.src_mag_r.values[n], *COLOURS['source'], b) for b in bands], 1))
         add_rs(i, f, L)
     if has_rs: Fc += torch.fft.rfft2(Rs * g.scale**2)
-    return Fr + Fc
+    return Fc
+
+# %% ../nbs/01_simulate.ipynb #cdecf192
+WRAP_SB = 1e-4          # light fainter than this fraction of a component's central surface brightness may wrap
+PSF_MARGIN_FWHM = 4.    # reach added for the PSF's wings, in FWHM
+
+def sersic_b(n):
+    "$b_n$ of the Sersic profile $I(r) = I_e \exp\{-b_n[(r/r_e)^{1/n} - 1]\}$ (Ciotti & Bertin 1999)"
+    n = np.asarray(n, float)
+    return 2 * n - 1 / 3 + 4 / (405 * n) + 46 / (25515 * n**2) + 131 / (1148175 * n**3)
+
+def _major(r, q): return r / np.sqrt(np.clip(q, 1e-3, None))   # area-preserving ellipse: major semi-axis
+
+def sersic_extent(n, re, q):
+    "Major-axis radius (arcsec) beyond which a Sersic has no light (n >= 1, truncated) or less than `WRAP_SB` of its centre"
+    n = np.clip(np.asarray(n, float), 0.5, 6.2)
+    soft = np.asarray(re) * (np.log(1 / WRAP_SB) / sersic_b(n))**n
+    return _major(np.where(n >= 1, SERSIC_TRUNC * np.asarray(re), soft), q)
+
+def exponential_extent(re, q): return _major(np.log(1 / WRAP_SB) * np.asarray(re) / EXP_HLR_PER_SCALE, q)
+def gaussian_extent(sigma, q): return _major(math.sqrt(2 * math.log(1 / WRAP_SB)) * np.asarray(sigma), q)
+
+def light_extent(pop:pd.DataFrame, kpa:np.ndarray, clumps=None) -> np.ndarray:
+    "Radius (arcsec) about each galaxy's centre beyond which none of its analytic components has light above `WRAP_SB`"
+    v = lambda c: pop[c].values
+    on = lambda m, x: np.where(m, x, 0.)
+    bt, bar, clf = v('bt'), v('bar_frac'), v('clump_frac')
+    ext = [on(bt > 0, sersic_extent(v('n_bulge'), v('re_bulge_kpc') / kpa, v('q_bulge'))),
+           on((1 - bt) * (1 - bar - clf) > 0, exponential_extent(v('re_disk_kpc') / kpa, v('q_disk'))),
+           on(bar > 0, gaussian_extent(v('bar_len_kpc') / kpa / 2, v('bar_q')))]
+    if clumps is None: clumps = _clump_layout(pop, kpa)
+    pos, sig, w = (c.numpy() for c in clumps)
+    ext.append(on(clf > 0, (np.hypot(pos[..., 0], pos[..., 1]) + gaussian_extent(sig, 1.)).max(1, initial=0, where=w > 0)))
+    cre, cq = v('comp_re_kpc') / kpa, v('comp_q')
+    comp = np.maximum(sersic_extent(v('comp_n'), cre, cq), on(v('comp_bt') < 1, exponential_extent(cre, cq)))
+    ext.append(on(v('comp_flux_ratio') > 0, v('comp_sep_kpc') / kpa + comp))
+    ext.append(on(v('nb_flux_ratio') > 0, np.hypot(v('nb_x'), v('nb_y')) + sersic_extent(v('nb_n'), v('nb_re_arcsec'), v('nb_q'))))
+    return np.max(ext, axis=0)
+
+def grid_sizes(pop, survey, stamp, fwhm, offs, kpa, clumps=None, min_pad:float=1.25) -> np.ndarray:
+    "Padded grid size (pixels) for each galaxy: `min_pad` times the stamp, or larger where its light reaches further"
+    s = get_survey(survey)
+    reach = light_extent(pop, kpa, clumps) + PSF_MARGIN_FWHM * np.asarray(fwhm).max(1) + np.hypot(*np.asarray(offs).T)
+    need = np.ceil(stamp / 2 + reach / s.pixel_scale).astype(int)
+    P0 = KGrid(stamp, s.pixel_scale, pad=min_pad).P
+    return np.array([P0 if n <= P0 else _good_size(n) for n in need])
 
 # %% ../nbs/01_simulate.ipynb #da0a1ac7
-def render_noiseless(pop:pd.DataFrame, survey, stamp:int, fwhm:np.ndarray|None=None, seed:int=0,
-                     chunk:int=256, jitter:float=0.5) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+def render_noiseless(pop:pd.DataFrame, # galaxies, from `draw_population`
+                     survey, # survey name or `Survey`
+                     stamp:int, # image side, pixels
+                     fwhm:np.ndarray|None=None, # (N, bands) PSF FWHM in arcsec; drawn from the survey's seeing if None
+                     seed:int=0, # seeds the seeing and the centre offsets
+                     chunk:int=256, # galaxies per batch on the smallest grid (fewer on larger grids)
+                     jitter:float=0.5, # centre offsets uniform in +-`jitter` pixels
+                     adaptive:bool=True, # grid per galaxy large enough for all its light; False: every galaxy on the
+                                         # `min_pad` grid, where light beyond it wraps around (for comparison only)
+                     min_pad:float=1.25, # smallest grid, in stamps
+                    ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     "Noiseless images (N, bands, stamp, stamp) in nanomaggies, with per-image FWHM (N, bands) and centre offsets (N, 2)"
     s = get_survey(survey)
     check_stamp(stamp)
     rng = np.random.default_rng(seed)
     if fwhm is None: fwhm = draw_fwhm(s, len(pop), rng)
     offs = rng.uniform(-jitter, jitter, (len(pop), 2)) * s.pixel_scale
-    g = KGrid(stamp, s.pixel_scale)
     kpa = kpc_per_arcsec(pop.z.values)
     mag_r = apparent_mag_r(pop)
-    out = torch.empty(len(pop), s.n_bands, stamp, stamp); t0 = time.perf_counter()
-    for a in range(0, len(pop), chunk):
-        progress(f"rendering {s.name}: {a}/{len(pop)} galaxies {eta_text(a, len(pop), t0)}")
-        sl = slice(a, a + chunk)
-        F = _chunk_ft(pop.iloc[sl], g, s.band_names, kpa[sl], mag_r[sl])
-        mtf = kolmogorov_mtf(g.k[None, None], _t(fwhm[sl])[..., None, None])
-        o = _t(offs[sl]) + g.centre_shift
-        ph = ft_shift(g, o[:, 0], o[:, 1])[:, None]
-        img = torch.fft.irfft2(F * mtf * g.pixel * ph, s=(g.P, g.P))
-        out[sl] = g.crop(img)
+    clumps = _clump_layout(pop, kpa)
+    P0 = KGrid(stamp, s.pixel_scale, pad=min_pad).P
+    sizes = grid_sizes(pop, s, stamp, fwhm, offs, kpa, clumps, min_pad) if adaptive else np.full(len(pop), P0)
+    out = torch.empty(len(pop), s.n_bands, stamp, stamp); t0 = time.perf_counter(); done = 0
+    for P in np.unique(sizes):                         # smallest grids first; each galaxy's image is independent
+        g = KGrid(stamp, s.pixel_scale, size=int(P))
+        idx = np.where(sizes == P)[0]
+        step = max(1, int(chunk * (P0 / g.P)**2))    # about the same memory per batch
+        for a in range(0, len(idx), step):
+            progress(f"rendering {s.name}: {done}/{len(pop)} galaxies {eta_text(done, len(pop), t0)}")
+            ii = idx[a:a + step]; it = torch.from_numpy(ii)
+            F = _chunk_ft(pop.iloc[ii], g, s.band_names, kpa[ii], mag_r[ii], tuple(c[it] for c in clumps))
+            # Kolmogorov PSF (`kolmogorov_mtf` with k^(5/3) from the grid), pixel, centring: in place, one pass each
+            T = torch.exp(g.k53 * (-KOLMOGOROV_C * _t(fwhm[ii])**(5 / 3))[..., None, None]).mul_(g.pixel_mid)
+            o = _t(offs[ii]) + g.centre_shift
+            F.mul_(T).mul_(ft_shift(g, o[:, 0], o[:, 1])[:, None])
+            img = torch.fft.irfft2(F, s=(g.P, g.P))
+            out[it] = g.crop(img); done += len(ii)
     return out, fwhm, offs
 
 def check_stamp(stamp):
@@ -513,8 +582,15 @@ def check_stamp(stamp):
         raise ValueError(f"stamp must be an integer number of pixels >= 16, got {stamp!r}")
 
 # %% ../nbs/01_simulate.ipynb #7acaf0f6
-def galsim_reference(row:pd.Series, survey, stamp:int, fwhm:np.ndarray, offset=(0., 0.)) -> np.ndarray:
-    "GalSim rendering (bands, stamp, stamp) of one galaxy's analytic components: bulge, disk, bar, clumps, companion (nanomaggies)"
+def galsim_reference(row:pd.Series, # one galaxy of `draw_population`
+                     survey, # survey name or `Survey`
+                     stamp:int, # image side, pixels
+                     fwhm:np.ndarray, # (bands,) PSF FWHM, arcsec
+                     offset=(0., 0.), # centre offset, arcsec
+                     size:int|None=None, # draw on a `size`-pixel image and cut the stamp out of its middle
+                     gsparams=None, # GalSim's `GSParams` (accuracy settings), e.g. a smaller folding_threshold
+                    ) -> np.ndarray:
+    "GalSim rendering (bands, stamp, stamp) of one galaxy's analytic components: bulge, disk, bar, clumps, companion, neighbour (nanomaggies)"
     import galsim
     s = get_survey(survey)
     kpa = float(kpc_per_arcsec(row.z)); f_tot = 10**(-0.4 * (float(row.M_r + distance_modulus(row.z) + k_correction(row.z)) - NMGY_ZP))
@@ -553,9 +629,12 @@ def galsim_reference(row:pd.Series, survey, stamp:int, fwhm:np.ndarray, offset=(
                          .shear(q=row.nb_q, beta=row.nb_pa * galsim.radians).shift(row.nb_x, row.nb_y))
         gal = galsim.Add(parts)
         psf = galsim.Kolmogorov(fwhm=float(fwhm[j]))
-        im = galsim.Convolve(gal, psf).drawImage(nx=stamp, ny=stamp, scale=s.pixel_scale,
-                                                 offset=(offset[0] / s.pixel_scale, offset[1] / s.pixel_scale))
-        out.append(im.array)
+        n = size or stamp
+        if (n - stamp) % 2: n += 1                     # same centre for the stamp and the larger image
+        im = galsim.Convolve(gal, psf, gsparams=gsparams).drawImage(nx=n, ny=n, scale=s.pixel_scale,
+                                                                    offset=(offset[0] / s.pixel_scale, offset[1] / s.pixel_scale))
+        lo = (n - stamp) // 2
+        out.append(im.array[lo:lo + stamp, lo:lo + stamp])
     return np.stack(out)
 
 def half_light_radius(img:np.ndarray, scale:float) -> float:
@@ -565,6 +644,27 @@ def half_light_radius(img:np.ndarray, scale:float) -> float:
     o = np.argsort(r); c = np.cumsum(img.ravel()[o])
     return float(np.interp(c[-1] / 2, c, r[o])) * scale
 
+# %% ../nbs/01_simulate.ipynb #d97a764e
+def compare_with_galsim(pop:pd.DataFrame, # galaxies; GalSim draws their analytic components (no arms, tails or lensed arcs)
+                        survey, # survey name or `Survey`
+                        stamp:int, # image side, pixels
+                        size_factor:int=3, # GalSim draws on an image this many stamps wide
+                        seed:int=0, # seeing and centre offsets, as in `render_noiseless`
+                        **kw, # passed to `render_noiseless`
+                       ) -> pd.DataFrame:
+    "Flux ratio (deepastro / GalSim) and largest residual (fraction of GalSim's peak) per galaxy and band"
+    import galsim
+    s = get_survey(survey)
+    gsp = galsim.GSParams(folding_threshold=1e-5, maximum_fft_size=1 << 14)
+    ours, fwhm, offs = render_noiseless(pop, s, stamp, seed=seed, **kw)
+    rows = []
+    for i in range(len(pop)):
+        ref = galsim_reference(pop.iloc[i], s, stamp, fwhm[i], offset=offs[i], size=size_factor * stamp, gsparams=gsp)
+        o = ours[i].numpy()
+        rows += [dict(galaxy=i, band=b, flux_ratio=o[j].sum() / ref[j].sum(), resid=np.abs(o[j] - ref[j]).max() / ref[j].max())
+                 for j, b in enumerate(s.band_names)]
+    return pd.DataFrame(rows)
+
 # %% ../nbs/01_simulate.ipynb #12db0387
 def noise_variance(img:torch.Tensor, survey) -> torch.Tensor:
     "Per-pixel noise variance (nanomaggies^2) of noiseless images `img` (N, bands, H, W) observed by `survey`"
@@ -572,7 +672,7 @@ def noise_variance(img:torch.Tensor, survey) -> torch.Tensor:
     check_bands(img, s)
     a = torch.tensor([s.nmgy_per_adu(b) / b.gain for b in s.bands]).view(1, -1, 1, 1)
     sky = torch.tensor([s.sky_sigma(b)**2 for b in s.bands]).view(1, -1, 1, 1)
-    return img.clamp_min(0) * a + sky
+    return img.clamp_min(0).mul_(a).add_(sky)
 
 def check_bands(img, s):
     if img.ndim != 4 or img.shape[1] != s.n_bands:
@@ -610,7 +710,9 @@ def observed_properties(pop:pd.DataFrame, survey, fwhm:np.ndarray) -> pd.DataFra
     out['size_arcsec'] = size; out['alpha'] = size / fwhm[:, jr]
     br = s.bands[jr]
     C = 10**(-0.4 * (out['mag_r'] - br.zp))
-    neff = np.array([n_eff_pixels(f, s.pixel_scale, r) for f, r in zip(fwhm[:, jr], size)])
+    # noise-equivalent area: the survey PSF's exact one, scaled with each image's seeing, plus the galaxy's own
+    # (Gaussian approximation of its half-light radius)
+    neff = n_eff_pixels(br.fwhm, s.pixel_scale) * (fwhm[:, jr] / br.fwhm)**2 + 4 * np.pi * (size * HLR_TO_SIGMA / s.pixel_scale)**2
     out['snr_r'] = C / np.sqrt(C / br.gain + (s.sky_adu(br) / br.gain + s.read_var_adu(br)) * neff)
     return pd.DataFrame(out, index=pop.index)
 

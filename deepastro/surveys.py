@@ -4,36 +4,78 @@
 
 # %% ../nbs/00_surveys.ipynb #a7632247
 from __future__ import annotations
-import math
+import math, functools
 from dataclasses import dataclass, field, replace
 import numpy as np
 
 # %% auto #0
-__all__ = ['FWHM_TO_SIGMA', 'HLR_TO_SIGMA', 'NMGY_ZP', 'SURVEYS', 'SURVEY_PAIRS', 'n_eff_pixels', 'sky_from_depth', 'snr_of',
-           'Band', 'Survey', 'draw_fwhm', 'get_survey', 'SurveyPair', 'get_pair']
+__all__ = ['FWHM_TO_SIGMA', 'HLR_TO_SIGMA', 'EXP_HLR_PER_SCALE', 'KOLMOGOROV_C', 'NMGY_ZP', 'SURVEYS', 'SURVEY_PAIRS',
+           'kolmogorov_mtf', 'source_image', 'n_eff_pixels', 'source_noise_factor', 'n_eff_gaussian', 'sky_from_depth',
+           'snr_of', 'Band', 'Survey', 'draw_fwhm', 'get_survey', 'SurveyPair', 'get_pair']
 
 # %% ../nbs/00_surveys.ipynb #84c50690
 FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))  # Gaussian sigma per unit FWHM
 HLR_TO_SIGMA = 1 / math.sqrt(2 * math.log(2))         # Gaussian sigma per unit half-light radius
+EXP_HLR_PER_SCALE = 1.6783469900166605                # half-light radius of an exponential, in scale lengths
+
+KOLMOGOROV_C = 3.44 / (2 * math.pi * 0.975865)**(5 / 3)   # MTF = exp(-C (k FWHM)^(5/3)), k in rad/arcsec
+
+def kolmogorov_mtf(k, fwhm):
+    "Optical transfer function of a Kolmogorov PSF of `fwhm` (arcsec) at wavenumber `k` (rad/arcsec); numpy or torch"
+    a = -KOLMOGOROV_C * (k * fwhm)**(5 / 3)
+    return a.exp() if hasattr(a, 'exp') else np.exp(a)
+
+def source_image(fwhm:float, # PSF FWHM, arcsec (Kolmogorov)
+                 pixel_scale:float, # arcsec per pixel
+                 source_hlr:float=0., # half-light radius (arcsec) of a round exponential source; 0 for a point source
+                ) -> np.ndarray:
+    "Unit-sum pixel image of a source centred on a pixel, seen through a Kolmogorov PSF and square pixels"
+    n = 2 * math.ceil(10 * (fwhm + 4 * source_hlr) / pixel_scale)
+    ky = 2 * math.pi * np.fft.fftfreq(n, pixel_scale)[:, None]; kx = 2 * math.pi * np.fft.rfftfreq(n, pixel_scale)[None]
+    k = np.hypot(kx, ky)
+    F = kolmogorov_mtf(k, fwhm) * np.sinc(kx * pixel_scale / (2 * math.pi)) * np.sinc(ky * pixel_scale / (2 * math.pi))
+    if source_hlr > 0: F = F * (1 + (k * source_hlr / EXP_HLR_PER_SCALE)**2)**-1.5
+    return np.fft.fftshift(np.fft.irfft2(F, s=(n, n)))
+
+@functools.lru_cache(None)
+def _source_moments(fwhm, pixel_scale, source_hlr):
+    p = source_image(fwhm, pixel_scale, source_hlr)
+    s2 = (p**2).sum()
+    return 1 / s2, (p**3).sum() / s2**2
 
 def n_eff_pixels(fwhm:float, pixel_scale:float, source_hlr:float=0.) -> float:
-    "Noise-equivalent number of pixels of a source of half-light radius `source_hlr` (arcsec) seen through a PSF of `fwhm`"
+    "Noise-equivalent number of pixels $1/\sum p_i^2$ of the source of `source_image`"
+    return _source_moments(float(fwhm), float(pixel_scale), float(source_hlr))[0]
+
+def source_noise_factor(fwhm:float, pixel_scale:float, source_hlr:float=0.) -> float:
+    "$\kappa = n_\mathrm{eff}^2 \sum p_i^3$: the share of the source's own Poisson noise a matched filter picks up"
+    return _source_moments(float(fwhm), float(pixel_scale), float(source_hlr))[1]
+
+def n_eff_gaussian(fwhm:float, pixel_scale:float, source_hlr:float=0.) -> float:
+    "The Gaussian approximation $4\pi(\sigma_\mathrm{PSF}^2 + \sigma_\mathrm{source}^2)/s^2$ of `n_eff_pixels`"
     sig2 = (fwhm * FWHM_TO_SIGMA)**2 + (source_hlr * HLR_TO_SIGMA)**2
     return 4 * math.pi * sig2 / pixel_scale**2
 
 # %% ../nbs/00_surveys.ipynb #8fd58d1b
-def sky_from_depth(m5:float, zp:float, gain:float, read_e:float, n_eff:float, snr:float=5.) -> float:
+def sky_from_depth(m5:float, # depth: AB magnitude of the source at `snr`
+                   zp:float, # AB magnitude giving 1 ADU
+                   gain:float, # e- per ADU
+                   read_e:float, # read noise of the coadd, e- per pixel
+                   n_eff:float, # noise-equivalent pixels of the source
+                   snr:float=5., # signal-to-noise that defines the depth
+                   kappa:float=1., # share of the source's Poisson noise counted (`source_noise_factor`)
+                  ) -> float:
     "Sky level (ADU/pixel) that makes a source of magnitude `m5` reach `snr` over `n_eff` pixels"
     C = 10**(-0.4 * (m5 - zp))
-    B = gain * (C**2 / (snr**2 * n_eff) - C / (gain * n_eff) - (read_e / gain)**2)
+    B = gain * (C**2 / (snr**2 * n_eff) - kappa * C / (gain * n_eff) - (read_e / gain)**2)
     if B <= 0:
         raise ValueError(f"depth {m5} is not reachable with zero point {zp}, gain {gain} and read noise {read_e} e-: "
                          "the source and read noise alone exceed the quoted depth")
     return B
 
-def snr_of(C:float, sky:float, gain:float, read_e:float, n_eff:float) -> float:
+def snr_of(C:float, sky:float, gain:float, read_e:float, n_eff:float, kappa:float=1.) -> float:
     "Signal-to-noise of `C` ADU over `n_eff` pixels of sky `sky` ADU/pixel"
-    return C / math.sqrt(C / gain + (sky / gain + (read_e / gain)**2) * n_eff)
+    return C / math.sqrt(kappa * C / gain + (sky / gain + (read_e / gain)**2) * n_eff)
 
 # %% ../nbs/00_surveys.ipynb #11103021
 NMGY_ZP = 22.5  # AB magnitude of one nanomaggy
@@ -74,14 +116,20 @@ class Survey:
             if b.name == name: return b
         raise KeyError(f"survey {self.name!r} has no band {name!r}; its bands are {self.band_names}")
 
-    def n_eff(self, b:Band) -> float: return n_eff_pixels(b.fwhm, self.pixel_scale, self.depth_hlr)
+    def n_eff(self, b:Band) -> float:
+        "Noise-equivalent pixels of the source the depth refers to, through the band's typical PSF"
+        return n_eff_pixels(b.fwhm, self.pixel_scale, self.depth_hlr)
+    def kappa(self, b:Band) -> float:
+        "Share of that source's own Poisson noise a matched filter picks up"
+        return source_noise_factor(b.fwhm, self.pixel_scale, self.depth_hlr)
     def read_var_adu(self, b:Band) -> float:
         "Read-noise variance of the coadd, ADU^2 per pixel"
         return b.n_exp * (b.read_noise / b.gain)**2
 
     def sky_adu(self, b:Band) -> float:
         "Sky level (ADU per pixel) derived from the band's depth"
-        return sky_from_depth(b.depth, b.zp, b.gain, b.read_noise * math.sqrt(b.n_exp), self.n_eff(b))
+        return sky_from_depth(b.depth, b.zp, b.gain, b.read_noise * math.sqrt(b.n_exp), self.n_eff(b),
+                              kappa=self.kappa(b))
 
     def nmgy_per_adu(self, b:Band) -> float: return 10**(-0.4 * (b.zp - NMGY_ZP))
 
@@ -90,12 +138,12 @@ class Survey:
         return math.sqrt(self.sky_adu(b) / b.gain + self.read_var_adu(b)) * self.nmgy_per_adu(b)
 
     def depth_from_sigma(self, b:Band, sigma_nmgy:float) -> float:
-        "5-sigma depth (AB) implied by a measured blank-sky noise `sigma_nmgy`, in the sky-dominated limit plus source noise"
+        "5-sigma depth (AB) implied by a measured blank-sky noise `sigma_nmgy` (inverse of `sky_sigma`)"
         s_adu = sigma_nmgy / self.nmgy_per_adu(b)
         n = self.n_eff(b)
-        # solve C^2 = 25 (C/g + s^2 n) for C
-        g = b.gain
-        C = (25 / g + math.sqrt((25 / g)**2 + 4 * 25 * s_adu**2 * n)) / 2
+        # solve C^2 = 25 (kappa C/g + s^2 n) for C
+        a = 25 * self.kappa(b) / b.gain
+        C = (a + math.sqrt(a**2 + 4 * 25 * s_adu**2 * n)) / 2
         return b.zp - 2.5 * math.log10(C)
 
     def table(self):
