@@ -86,3 +86,29 @@ def test_no_import_cycles():
     cycles = sorted(m for m in graph if m in reach(m, set()))
     assert not cycles, f"modules in an import cycle: {cycles}; graph: {graph}"
     assert graph['core'] == set(), graph['core']          # the process helpers depend on nothing else of deepastro
+
+def _constraints():
+    pins = {}
+    for line in (ROOT / 'constraints.txt').read_text().splitlines():
+        if line.strip() and not line.startswith('#'):
+            name, sep, ver = line.partition('==')
+            assert sep and ver, f"constraints.txt: {line!r} is not name==version"
+            pins[name.lower().replace('_', '-')] = ver
+    return pins
+
+def test_constraints_pin_every_requirement_and_the_package_keeps_ranges():
+    "constraints.txt fixes one tested version of every requirement, inside its range; settings.ini itself pins nothing"
+    from configparser import ConfigParser
+    from packaging.requirements import Requirement
+    cfg = ConfigParser(delimiters=['=']); cfg.read(ROOT / 'settings.ini')
+    pins = _constraints()
+    for r in cfg['DEFAULT']['requirements'].split() + cfg['DEFAULT']['dev_requirements'].split():
+        req = Requirement(r); name = req.name.lower().replace('_', '-')
+        assert not any(s.operator in ('==', '===') for s in req.specifier), f"settings.ini pins {r}: a library keeps ranges"
+        assert name in pins, f"{req.name} is required but missing from constraints.txt (run .ci/refresh-constraints)"
+        assert req.specifier.contains(pins[name], prereleases=True), f"constraints.txt has {req.name}=={pins[name]}, outside {r}"
+
+def test_the_readme_installs_use_the_constraints():
+    readme = (ROOT / 'README.md').read_text()
+    installs = [l for l in readme.splitlines() if l.startswith('pip install')]
+    assert len(installs) == 2 and all('-c constraints.txt' in l for l in installs), installs
