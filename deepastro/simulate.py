@@ -14,9 +14,9 @@ from .core import progress, eta_text
 # %% auto #0
 __all__ = ['TAXONOMIES', 'ANOMALY_CLASSES', 'POPULATION_DEFAULTS', 'LF', 'SIZE', 'COLOURS', 'SERSIC_N', 'SERSIC_LOGK',
            'SERSIC_TRUNC', 'WRAP_SB', 'PSF_MARGIN_FWHM', 'class_names', 'distance_modulus', 'kpc_per_arcsec',
-           'k_correction', 'check_population_params', 'draw_z_M', 'draw_population', 'sersic_table', 'sersic_ft',
-           'KGrid', 'ft_sersic', 'ft_exponential', 'ft_gaussian', 'ft_shift', 'rs_arms', 'rs_tails', 'tail_flux',
-           'rs_lensed', 'band_flux', 'apparent_mag_r', 'sersic_b', 'sersic_extent', 'exponential_extent',
+           'k_correction', 'check_population_params', 'draw_z_M', 'draw_population', 'sersic_b', 'sersic_table',
+           'sersic_ft', 'KGrid', 'ft_sersic', 'ft_exponential', 'ft_gaussian', 'ft_shift', 'rs_arms', 'rs_tails',
+           'tail_flux', 'rs_lensed', 'band_flux', 'apparent_mag_r', 'sersic_extent', 'exponential_extent',
            'gaussian_extent', 'light_extent', 'grid_sizes', 'render_noiseless', 'check_stamp', 'galsim_reference',
            'half_light_radius', 'compare_with_galsim', 'noise_variance', 'check_bands', 'add_noise',
            'observed_properties', 'simulate', 'simulate_pair', 'rgb', 'show_grid']
@@ -263,6 +263,11 @@ SERSIC_N = np.round(np.arange(0.5, 6.25, 0.1), 2)
 SERSIC_LOGK = np.linspace(-3, 3, 1000)
 SERSIC_TRUNC = 8.0  # Sersic profiles with n >= 1 end at this many half-light radii (as GalSim's `trunc`)
 
+def sersic_b(n):
+    "$b_n$ of the Sersic profile $I(r) = I_e \exp\{-b_n[(r/r_e)^{1/n} - 1]\}$ (Ciotti & Bertin 1999)"
+    n = np.asarray(n, float)
+    return 2 * n - 1 / 3 + 4 / (405 * n) + 46 / (25515 * n**2) + 131 / (1148175 * n**3)
+
 @functools.lru_cache(None)
 def sersic_table():
     "GalSim's Sersic Fourier transform for unit flux and half-light radius, on (SERSIC_N, 10**SERSIC_LOGK)"
@@ -495,11 +500,6 @@ def _chunk_ft(pop, g, bands, kpa, mag_r, clumps):
 # %% ../nbs/01_simulate.ipynb #cdecf192
 WRAP_SB = 1e-4          # light fainter than this fraction of a component's central surface brightness may wrap
 PSF_MARGIN_FWHM = 4.    # reach added for the PSF's wings, in FWHM
-
-def sersic_b(n):
-    "$b_n$ of the Sersic profile $I(r) = I_e \exp\{-b_n[(r/r_e)^{1/n} - 1]\}$ (Ciotti & Bertin 1999)"
-    n = np.asarray(n, float)
-    return 2 * n - 1 / 3 + 4 / (405 * n) + 46 / (25515 * n**2) + 131 / (1148175 * n**3)
 
 def _major(r, q): return r / np.sqrt(np.clip(q, 1e-3, None))   # area-preserving ellipse: major semi-axis
 
