@@ -15,8 +15,8 @@ from .core import progress, eta_text
 __all__ = ['TAXONOMIES', 'ANOMALY_CLASSES', 'POPULATION_DEFAULTS', 'LF', 'SIZE', 'COLOURS', 'SERSIC_N', 'SERSIC_LOGK',
            'SERSIC_TRUNC', 'WRAP_SB', 'PSF_MARGIN_FWHM', 'class_names', 'distance_modulus', 'kpc_per_arcsec',
            'k_correction', 'check_population_params', 'draw_z_M', 'draw_population', 'sersic_b', 'sersic_table',
-           'sersic_ft', 'KGrid', 'ft_sersic', 'ft_exponential', 'ft_gaussian', 'ft_shift', 'rs_arms', 'rs_tails',
-           'tail_flux', 'rs_lensed', 'band_flux', 'apparent_mag_r', 'sersic_extent', 'exponential_extent',
+           'sersic_ft', 'padded_size', 'KGrid', 'ft_sersic', 'ft_exponential', 'ft_gaussian', 'ft_shift', 'rs_arms',
+           'rs_tails', 'tail_flux', 'rs_lensed', 'band_flux', 'apparent_mag_r', 'sersic_extent', 'exponential_extent',
            'gaussian_extent', 'light_extent', 'grid_sizes', 'render_noiseless', 'check_stamp', 'galsim_reference',
            'half_light_radius', 'compare_with_galsim', 'noise_variance', 'check_bands', 'add_noise',
            'observed_properties', 'simulate', 'simulate_pair', 'rgb', 'show_grid']
@@ -301,11 +301,15 @@ def _good_size(n:int) -> int:
         if k == 1 and m % 2 == 0: return m
         m += 1
 
+def padded_size(stamp:int, pad:float=1.25) -> int:
+    "Smallest FFT-friendly even length at least `pad` times `stamp`"
+    return _good_size(math.ceil(stamp * pad))
+
 class KGrid:
     "Real-space and Fourier grids for `stamp` pixels of `pixel_scale` arcsec, padded by `pad` or to `size` pixels"
     def __init__(self, stamp:int, pixel_scale:float, pad:float=1.25, size:int|None=None):
         self.stamp, self.scale = stamp, pixel_scale
-        self.P = _good_size(max(size or 0, math.ceil(stamp * pad)))
+        self.P = max(padded_size(stamp, pad), _good_size(size) if size else 0)
         P, s = self.P, pixel_scale
         x = torch.fft.fftfreq(P, 1 / P, dtype=torch.float64) * s      # arcsec, FFT order
         self.y, self.x = [t.float() for t in torch.meshgrid(x, x, indexing='ij')]
@@ -534,7 +538,7 @@ def grid_sizes(pop, survey, stamp, fwhm, offs, kpa, clumps=None, min_pad:float=1
     s = get_survey(survey)
     reach = light_extent(pop, kpa, clumps) + PSF_MARGIN_FWHM * np.asarray(fwhm).max(1) + np.hypot(*np.asarray(offs).T)
     need = np.ceil(stamp / 2 + reach / s.pixel_scale).astype(int)
-    P0 = KGrid(stamp, s.pixel_scale, pad=min_pad).P
+    P0 = padded_size(stamp, min_pad)
     return np.array([P0 if n <= P0 else _good_size(n) for n in need])
 
 # %% ../nbs/01_simulate.ipynb #da0a1ac7
@@ -558,7 +562,7 @@ def render_noiseless(pop:pd.DataFrame, # galaxies, from `draw_population`
     kpa = kpc_per_arcsec(pop.z.values)
     mag_r = apparent_mag_r(pop)
     clumps = _clump_layout(pop, kpa)
-    P0 = KGrid(stamp, s.pixel_scale, pad=min_pad).P
+    P0 = padded_size(stamp, min_pad)
     sizes = grid_sizes(pop, s, stamp, fwhm, offs, kpa, clumps, min_pad) if adaptive else np.full(len(pop), P0)
     out = torch.empty(len(pop), s.n_bands, stamp, stamp); t0 = time.perf_counter(); done = 0
     for P in np.unique(sizes):                         # smallest grids first; each galaxy's image is independent
