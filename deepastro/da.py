@@ -406,42 +406,42 @@ class DAResult(Record):
                     gap_won=self.gap_won(), source_change=self.source_change())
 
 # %% ../nbs/05_da.ipynb #7183ef77
-from .models import BaselineResult, train_baseline, evaluate_domains, create_model, save_classifier
+from .models import BaselineResult, train_baseline, evaluate_domains, create_model, save_classifier, arch_slug
 
-def _reuse_baseline(baseline, data, epochs, lr, seed) -> bool:
+def _reuse_baseline(baseline, data, arch, epochs, lr, seed) -> bool:
     "Whether the baseline stage's record was trained like the DA models (architecture, epochs, learning rate, seed, training set)"
     return baseline is not None and (baseline.arch, baseline.epochs, baseline.seed, baseline.lr, baseline.n_train) == (
-        'convnet', epochs, seed, lr, len(data.split['train']))
+        arch, epochs, seed, lr, len(data.split['train']))
 
-def _baseline_accuracies(baseline, data, run, epochs, lr, seed) -> dict:
+def _baseline_accuracies(baseline, data, run, arch, epochs, lr, seed) -> dict:
     "Source and target test accuracy of the source-only model: the baseline stage's if it fits, else trained here"
-    if _reuse_baseline(baseline, data, epochs, lr, seed):
+    if _reuse_baseline(baseline, data, arch, epochs, lr, seed):
         return dict(source=baseline.source['accuracy'], target=baseline.target['accuracy'], from_stage='baseline')
-    b = evaluate_domains(train_baseline(data, 'convnet', epochs, lr, seed, path=run, quiet=True).model, data)
+    b = evaluate_domains(train_baseline(data, arch, epochs, lr, seed, path=run, quiet=True).model, data)
     return dict(source=b['source']['accuracy'], target=b['target']['accuracy'], from_stage=None)
 
-def _train_recipe(data, recipe, xt_train, run, epochs, lr, seed, feed_mode):
+def _train_recipe(data, recipe, xt_train, run, arch, epochs, lr, seed, feed_mode):
     "Train and test one DA recipe: its `DAResult.methods` entry and the trained model"
     t0 = time.perf_counter()
-    learn = train_baseline(data, 'convnet', epochs, lr, seed, path=run, quiet=True, what=f'DA {recipe}',
+    learn = train_baseline(data, arch, epochs, lr, seed, path=run, quiet=True, what=f'DA {recipe}',
                            cbs=da_callbacks(recipe, xt_train, feed_mode, seed))
     progress(f'testing DA {recipe}'); res = evaluate_domains(learn.model, data)
     hist = pd.DataFrame(learn.recorder.values, columns=learn.recorder.metric_names[1:-1])
     return dict(source=res['source'], target=res['target'], seconds=time.perf_counter() - t0, feed_mode=feed_mode,
                 history={c: hist[c].tolist() for c in hist.columns}), learn.model
 
-def _save_da_model(path, model, data, recipe, feed_mode):
+def _save_da_model(path, model, data, arch, recipe, feed_mode):
     "Save `model` without DA-only modules (DANN discriminator, Fisher centres), so that it loads like any classifier"
-    clean = create_model('convnet', data.n_bands, len(data.classes), data.size)
+    clean = create_model(arch, data.n_bands, len(data.classes), data.size)
     clean.load_state_dict({k: v for k, v in model.state_dict().items() if k in clean.state_dict()})
-    save_classifier(path, clean, data.scaler, data.classes, 'convnet', extra=dict(recipe=recipe, feed_mode=feed_mode))
+    save_classifier(path, clean, data.scaler, data.classes, arch, extra=dict(recipe=recipe, feed_mode=feed_mode))
 
-def _train_oracle(target_path, run, epochs, lr, seed) -> dict:
+def _train_oracle(target_path, run, arch, epochs, lr, seed) -> dict:
     "Target test accuracy of the network trained on labelled target images (the same galaxies and splits)"
     from deepastro.data import PairData
     t0 = time.perf_counter()
     odata = PairData({'source': target_path}, seed=seed)
-    lo = train_baseline(odata, 'convnet', epochs, lr, seed, path=run, quiet=True, what='oracle')
+    lo = train_baseline(odata, arch, epochs, lr, seed, path=run, quiet=True, what='oracle')
     progress('testing the oracle')
     return dict(target=evaluate_domains(lo.model, odata)['source']['accuracy'], seconds=time.perf_counter() - t0)
 
@@ -449,6 +449,7 @@ def _train_oracle(target_path, run, epochs, lr, seed) -> dict:
 def run_da(run_dir=None, # the run folder (None: a scratch folder)
            pair:str='lsst-y10-y1', # survey pair
            n_galaxies:int=1500, # galaxies per domain
+           arch:str='convnet', # architecture spec (see `deepastro.models.create_model`)
            epochs:int=6, # training epochs of each model (one-cycle)
            lr:float=3e-3, # peak learning rate
            methods:str='mmd:0.01,coral:1,dann:0.05', # DA recipes, ';' between recipes; the first is saved as the run's `da` model
@@ -467,15 +468,15 @@ def run_da(run_dir=None, # the run folder (None: a scratch folder)
     paths = make_pair_dataset(pair, n_galaxies, run / 'data', seed=seed)
     data = PairData(paths, seed=seed)
     xt_train, _ = data.target('train')     # target labels are not used
-    base = _baseline_accuracies(baseline, data, run, epochs, lr, seed)
+    base = _baseline_accuracies(baseline, data, run, arch, epochs, lr, seed)
     da_res = {}
     for r in recipes:
-        da_res[r], model = _train_recipe(data, r, xt_train, run, epochs, lr, seed, feed_mode)
+        da_res[r], model = _train_recipe(data, r, xt_train, run, arch, epochs, lr, seed, feed_mode)
         if r == recipes[0]: saved_model = model
     progress('saving the DA model')
-    _save_da_model(run / 'models' / 'da_convnet.pth', saved_model, data, recipes[0], feed_mode)
+    _save_da_model(run / 'models' / f'da_{arch_slug(arch)}.pth', saved_model, data, arch, recipes[0], feed_mode)
     del data, xt_train, model, saved_model  # free the training images before the oracle's
-    orc = _train_oracle(paths['target'], run, epochs, lr, seed) if oracle else None
+    orc = _train_oracle(paths['target'], run, arch, epochs, lr, seed) if oracle else None
     rec = DAResult(recipes, recipes[0], epochs, lr, seed, base, orc, da_res)
     save_record(run, 'da', rec)
     return rec

@@ -12,9 +12,10 @@ from .simulate import draw_population, simulate_pair, class_names, check_populat
 from .core import atomic_write, scratch_dir
 
 # %% auto #0
-__all__ = ['FORMAT', 'DataError', 'check_images', 'save_dataset', 'read_provenance', 'load_dataset', 'dataset_key',
-           'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'read_fits_cutouts', 'ArcsinhScaler',
-           'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader', 'PairData', 'DataResult', 'run_data']
+__all__ = ['FORMAT', 'FLUX_UNITS', 'DataError', 'check_images', 'save_dataset', 'read_provenance', 'load_dataset', 'dataset_key',
+           'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'read_fits_cutouts', 'overlap_matrix',
+           'resample', 'match_bands', 'to_nanomaggies', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset',
+           'ArrayDataLoader', 'PairData', 'DataResult', 'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
@@ -203,6 +204,67 @@ def read_fits_cutouts(catalog, taxonomy:str='three', n_bands:int|None=None):
     return images, cat.reset_index(drop=True), dict(kind='fits', file=str(catalog), taxonomy=taxonomy,
                                                     classes=list(class_names(taxonomy)), anomaly_classes=list(ANOMALY_CLASSES),
                                                     units='as in the files')
+
+# %% ../nbs/02_data.ipynb #c5c7754c
+def overlap_matrix(n_in:int, # input pixels along the axis
+                   scale_in:float, # input pixel scale, arcsec/pixel
+                   n_out:int, # output pixels along the axis
+                   scale_out:float, # output pixel scale, arcsec/pixel
+                  ) -> np.ndarray:
+    "(n_out, n_in) weights: the fraction of input pixel i that lies in output pixel j, both grids centred on one point"
+    for name, v in (('n_in', n_in), ('n_out', n_out)):
+        if not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    for name, v in (('scale_in', scale_in), ('scale_out', scale_out)):
+        if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} (arcsec/pixel) must be a positive number, got {v!r}")
+    e_in = (np.arange(n_in + 1) - n_in / 2) * scale_in
+    e_out = (np.arange(n_out + 1) - n_out / 2) * scale_out
+    lo = np.maximum(e_out[:-1, None], e_in[None, :-1]); hi = np.minimum(e_out[1:, None], e_in[None, 1:])
+    return np.clip(hi - lo, 0, None) / scale_in
+
+def resample(images, # (N, bands, H, W) fluxes per pixel
+             scale_in:float, # input pixel scale, arcsec/pixel
+             scale_out:float, # output pixel scale, arcsec/pixel
+             size:int, # output stamp size, pixels (square)
+            ) -> np.ndarray:
+    "Flux-conserving resampling of `images` to `size` x `size` pixels of `scale_out`, centred on the input field"
+    a = check_images(images, 'resample')
+    wy = overlap_matrix(a.shape[2], scale_in, size, scale_out).astype(np.float32)
+    wx = overlap_matrix(a.shape[3], scale_in, size, scale_out).astype(np.float32)
+    return np.einsum('yh,nbhw,xw->nbyx', wy, a.astype(np.float32), wx, optimize=True)
+
+# %% ../nbs/02_data.ipynb #a98484e1
+def match_bands(source:list, # band names of the source, in its order
+                target:list, # band names of the target, in its order
+                mapping:dict|None=None, # source band -> target band; None: the bands with the same name
+               ) -> tuple[list, list]:
+    "Indices into the source and the target bands of the bands both domains use, in the source's order"
+    source, target = [str(b) for b in source], [str(b) for b in target]
+    if mapping:
+        bad = [b for b in mapping if b not in source] + [b for b in mapping.values() if b not in target]
+        if bad: raise DataError(f"band mapping {mapping} names bands {bad} that the data do not have (source {source}, target {target})")
+        pairs = [(s, mapping[s]) for s in source if s in mapping]
+    else: pairs = [(b, b) for b in source if b in target]
+    if not pairs: raise DataError(f"no band in common between the source {source} and the target {target}: give a band mapping")
+    return [source.index(s) for s, _ in pairs], [target.index(t) for _, t in pairs]
+
+FLUX_UNITS = ('nanomaggies', 'adu', 'display')
+
+def to_nanomaggies(images, # (N, bands, H, W)
+                   unit:str, # 'nanomaggies', 'adu' (needs `zero_point`) or 'display' (8-bit stretch: returned unchanged)
+                   zero_point=None, # AB magnitude of a source of one ADU: one number, or one per band
+                  ) -> np.ndarray:
+    "Images in nanomaggies (AB magnitude 22.5 - 2.5 log10 f); a display stretch is returned as it is"
+    if unit not in FLUX_UNITS: raise DataError(f"unknown flux unit {unit!r}; use one of {FLUX_UNITS}")
+    a = check_images(images, 'to_nanomaggies').astype(np.float32)
+    if unit != 'adu': return a
+    if zero_point is None: raise DataError("flux unit 'adu' needs the zero point (AB magnitude of one ADU) of each band")
+    try: zp = np.asarray(zero_point, np.float64).reshape(-1)
+    except (TypeError, ValueError): zp = np.array([])
+    if zp.size not in (1, a.shape[1]) or not np.isfinite(zp).all():
+        raise DataError(f"zero_point must be one number or one per band ({a.shape[1]}), got {zero_point!r}")
+    zp = np.broadcast_to(zp, (a.shape[1],))
+    return (a * 10**(-0.4 * (zp - 22.5)).astype(np.float32)[None, :, None, None])
 
 # %% ../nbs/02_data.ipynb #ae2d75e1
 class ArcsinhScaler:

@@ -18,7 +18,7 @@ from .simulate import draw_population, observed_properties, simulate
 from .data import (DataError, FORMAT, ArcsinhScaler, ArrayDataLoader, save_dataset, load_dataset, dataset_key,
                             stratified_split)
 from .core import Record, transient, save_record, scratch_dir, progress
-from .models import create_model, predict, fit_one_cycle, training_learner
+from .models import arch_slug, create_model, predict, fit_one_cycle, training_learner
 
 # %% auto #0
 __all__ = ['DEBIAS_CLASSES', 'INTRINSIC', 'OBSERVABLES', 'debias_population', 'debias_catalogue', 'LabelBias', 'fraction_curve',
@@ -255,7 +255,7 @@ def train_on_labels(x:torch.Tensor, # scaled images (N, bands, size, size)
                     aux:torch.Tensor, # (alpha, mag_r) per image: the de-biasing loss's extra target
                     split:dict, # 'train' and 'valid' indices
                     bias:LabelBias|None=None, # the label-noise model of the loss; None: plain cross-entropy
-                    arch:str='convnet', # architecture name
+                    arch:str='convnet', # architecture spec (see `deepastro.models.create_model`)
                     epochs:int=10, # one-cycle epochs
                     lr:float=3e-3, # peak learning rate
                     bs:int=128, # batch size
@@ -272,7 +272,7 @@ def train_on_labels(x:torch.Tensor, # scaled images (N, bands, size, size)
                       ArrayDataLoader(x[va], y[va], bs * 2, seed=seed, extra=aux[va]))
     learn = training_learner(dls, lambda: create_model(arch, x.shape[1], len(DEBIAS_CLASSES), x.shape[-1]), DebiasLoss(bias),
                              seed, path, metrics=LabelAccuracy())
-    cb = [SaveModelCallback(monitor='valid_loss', fname=f'debias_{arch}_{seed}', with_opt=False)]
+    cb = [SaveModelCallback(monitor='valid_loss', fname=f'debias_{arch_slug(arch)}_{seed}', with_opt=False)]
     return fit_one_cycle(learn, epochs, lr, cb, quiet, what)
 
 # %% ../nbs/07_debias.ipynb #236c8204
@@ -356,6 +356,7 @@ def run_debias(run_dir=None, # the run folder (None: a scratch folder)
                smooth_fraction:float=0.4, # intrinsic fraction of smooth galaxies
                theta:float=1.0, # resolution scale of the labelling bias (the truth the fit must recover)
                gamma:float=0.0, # optional magnitude dependence of theta, exp(gamma (m_r - 17))
+               arch:str='convnet', # architecture spec (see `deepastro.models.create_model`)
                debias_epochs:int=8, # training epochs of each model
                metric_bins:int=10, # equal-count observable bins per intrinsic bin in the bias metric
                metric_intrinsic:str='size_kpc,M_r', # intrinsic parameters of the metric's k-d tree (comma-separated)
@@ -372,7 +373,7 @@ def run_debias(run_dir=None, # the run folder (None: a scratch folder)
     progress('fitting the label bias'); fit = fit_label_bias(meta.iloc[split['train']], y_obs[split['train']])
     t1 = time.perf_counter(); models = {}
     for k, b in (('naive', None), ('debiased', LabelBias(fit['theta'], gamma))):
-        models[k] = train_on_labels(x, y_obs, aux, split, b, epochs=debias_epochs, seed=seed, path=run / 'models', what=f'{k} model')
+        models[k] = train_on_labels(x, y_obs, aux, split, b, arch=arch, epochs=debias_epochs, seed=seed, path=run / 'models', what=f'{k} model')
     t_train = time.perf_counter() - t1
     progress('measuring the bias of labels and models'); intr = tuple(c.strip() for c in metric_intrinsic.split(','))
     ev = debias_test(models, x, y_true, y_obs, split, meta, intr, metric_bins, seed)

@@ -296,21 +296,21 @@ class RobustnessResult(Record):
         return h
 
 # %% ../nbs/08_evaluate.ipynb #81f1e4f2
-def _robustness_models(run:Path, paths:dict, epochs:int, seed:int) -> dict:
+def _robustness_models(run:Path, paths:dict, arch:str, epochs:int, seed:int) -> dict:
     "The run's baseline and da classifiers as name -> (model, scaler); without any, two small ones trained here"
-    from deepastro.models import load_classifier, train_baseline
+    from deepastro.models import load_classifier, train_baseline, arch_slug
     models = {}
     for name in ('baseline', 'da'):
-        f = run / 'models' / f'{name}_convnet.pth'
-        if f.exists(): progress(f'loading the {name} model'); models[name] = load_classifier(f)[:2]
+        f = run / 'models' / f'{name}_{arch_slug(arch)}.pth'
+        if f.exists(): progress(f'loading the {name} model'); models[name] = load_classifier(f, trust_arch=arch)[:2]
     if not models:   # no run: train the two small models
         from deepastro.data import PairData
         from deepastro.da import TargetFeed, MMDLoss
         data = PairData(paths, seed=seed)
-        models['baseline'] = (train_baseline(data, 'convnet', epochs, 3e-3, seed, path=run, quiet=True,
+        models['baseline'] = (train_baseline(data, arch, epochs, 3e-3, seed, path=run, quiet=True,
                                              what='small baseline').model.eval(), data.scaler)
         cbs = [TargetFeed(data.target('train')[0], seed=seed), MMDLoss(1.0)]
-        models['da'] = (train_baseline(data, 'convnet', epochs, 3e-3, seed, path=run, quiet=True, cbs=cbs,
+        models['da'] = (train_baseline(data, arch, epochs, 3e-3, seed, path=run, quiet=True, cbs=cbs,
                                        what='small MMD-adapted model').model.eval(), data.scaler)
     return models
 
@@ -354,6 +354,7 @@ def _latents_of(m, sc, s:dict, attack:dict, paired:bool, n_isomap:int, seed:int)
 def run_robustness(run_dir=None, # the run folder with a baseline (and da) model (None: a scratch folder, small models trained here)
                    pair:str='lsst-y10-y1', # survey pair
                    n_galaxies:int=1500, # galaxies per domain (to find the run's dataset; for the small models without a run)
+                   arch:str='convnet', # architecture spec of the run's models (see `deepastro.models.create_model`)
                    epochs:int=8, # epochs of the small models trained without a run
                    n_curve:int=400, # source test galaxies for the robustness curves and latent distances
                    n_attack:int=15, # correctly classified source test galaxies attacked per model (balanced over classes)
@@ -366,7 +367,7 @@ def run_robustness(run_dir=None, # the run folder with a baseline (and da) model
     from deepastro.data import make_pair_dataset
     p, run = get_pair(pair), Path(run_dir) if run_dir else scratch_dir()
     progress('loading the datasets'); paths = make_pair_dataset(pair, n_galaxies, run / 'data', seed=seed)
-    models = _robustness_models(run, paths, epochs, seed)
+    models = _robustness_models(run, paths, arch, epochs, seed)
     progress('loading the test galaxies'); s = _robustness_sample(paths, p, n_curve, seed)
     xs_raw, ys, classes = s['x_source'], s['y_source'], s['classes']
     results, curves = {}, []

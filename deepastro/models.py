@@ -24,9 +24,10 @@ from .data import ArcsinhScaler
 from .core import atomic_write, heap_alloc, scratch_dir, Record, transient, save_record, load_record, progress, eta_text
 
 # %% auto #0
-__all__ = ['ARCHS', 'LatentModel', 'ConvNet', 'ResNet18', 'create_model', 'latent_of', 'training_learner', 'make_learner',
-           'predict', 'classification_metrics', 'save_classifier', 'load_classifier', 'StageProgress', 'fit_one_cycle',
-           'train_baseline', 'evaluate_domains', 'BaselineResult', 'accuracy_vs_alpha', 'run_baseline',
+__all__ = ['ARCHS', 'MODEL_FORMAT', 'LatentModel', 'ConvNet', 'ResNet18', 'ArchError', 'parse_arch', 'arch_slug', 'timm_network',
+           'TimmModel', 'HookedModel', 'import_factory', 'create_model', 'latent_of', 'check_arch', 'training_learner',
+           'make_learner', 'predict', 'classification_metrics', 'save_classifier', 'load_classifier', 'StageProgress',
+           'fit_one_cycle', 'train_baseline', 'evaluate_domains', 'BaselineResult', 'accuracy_vs_alpha', 'run_baseline',
            'plot_confusions']
 
 # %% ../nbs/03_models.ipynb #2de4e543
@@ -38,6 +39,9 @@ class LatentModel(nn.Module):
         self.latent = self.encode(x)
         return self.classify(self.latent)
     def classify(self, z): return self.head(z)
+    def set_head(self, head:nn.Module):
+        "Replace the layer that maps latent vectors to logits (universal DA puts a cosine head there)"
+        self.head = head
 
 def _block(cin, cout, k, pad): return nn.Sequential(nn.Conv2d(cin, cout, k, padding=pad), nn.BatchNorm2d(cout), nn.ReLU(), nn.MaxPool2d(2))
 
@@ -70,13 +74,153 @@ class ResNet18(LatentModel):
         self.to(memory_format=torch.channels_last)
     def encode(self, x): return self.bottleneck(self.body(x))
 
-# %% ../nbs/03_models.ipynb #60b2ad08
+# %% ../nbs/03_models.ipynb #180911cf
 ARCHS = dict(convnet=ConvNet, resnet18=ResNet18)
 
-def create_model(arch:str, n_bands:int, n_classes:int, size:int) -> LatentModel:
-    "A fresh `arch` model ('convnet' or 'resnet18')"
-    if arch not in ARCHS: raise KeyError(f"unknown architecture {arch!r}; valid: {', '.join(ARCHS)}")
-    return ARCHS[arch](n_bands, n_classes, size)
+class ArchError(ValueError): "An architecture spec that does not name a usable network"
+
+def parse_arch(arch:str # 'convnet', 'resnet18', a timm name, or 'package.module:factory', each optionally '@latent_layer'
+              ) -> dict:
+    "The kind ('builtin', 'timm' or 'import'), name and latent layer (None if not named) of the spec `arch`"
+    if not isinstance(arch, str) or not arch.strip(): raise ArchError(f"arch must be a non-empty string, got {arch!r}")
+    name, at, layer = arch.strip().partition('@')
+    name, layer = name.strip(), layer.strip() or None
+    if at and layer is None: raise ArchError(f"arch {arch!r}: no layer name after '@'")
+    if name.startswith('timm:'): kind, name = 'timm', name[5:]
+    elif ':' in name: kind = 'import'
+    elif name in ARCHS: kind = 'builtin'
+    else: kind = 'timm'
+    if kind == 'builtin' and layer: raise ArchError(f"arch {arch!r}: {name}'s latent space is its bottleneck; drop '@{layer}'")
+    if kind == 'import' and not all(s.isidentifier() for s in name.replace(':', '.').split('.')):
+        raise ArchError(f"arch {arch!r}: an import path is 'package.module:factory'")
+    return dict(kind=kind, name=name, layer=layer)
+
+def arch_slug(arch:str) -> str:
+    "`arch` as a file-name part: letters, digits, '-' and '_' only"
+    return ''.join(c if c.isalnum() or c in '-_' else '-' for c in arch.strip())
+
+# %% ../nbs/03_models.ipynb #d531ffcd
+def _probe(net:nn.Module, n_bands:int, size:int):
+    "Output of `net` for two fixed random images, in evaluation mode, without touching any random generator"
+    x = torch.randn(2, n_bands, size, size, generator=torch.Generator().manual_seed(0))
+    was = net.training; net.eval()
+    try:
+        with torch.no_grad(): return net(x)
+    finally: net.train(was)
+
+def timm_network(name:str, n_bands:int, size:int, **kw) -> nn.Module:
+    "timm's `name` for `n_bands` x `size` x `size` images, randomly initialised (never downloads weights)"
+    import timm
+    if not timm.is_model(name):
+        raise ArchError(f"unknown architecture {name!r}: not built in ({', '.join(ARCHS)}), not a timm model "
+                        "(timm.list_models() lists them) and not an import path 'package.module:factory'")
+    try: return timm.create_model(name, pretrained=False, in_chans=n_bands, img_size=size, **kw)
+    except TypeError: return timm.create_model(name, pretrained=False, in_chans=n_bands, **kw)   # no img_size: a CNN
+
+class TimmModel(LatentModel):
+    "A timm network's pooled features, then a `latent_dim` bottleneck and a linear head"
+    def __init__(self, name:str, n_bands:int=3, n_classes:int=3, size:int=64, latent_dim:int=256):
+        super().__init__()
+        self.latent_dim, self.body = latent_dim, timm_network(name, n_bands, size, num_classes=0)
+        self.bottleneck = nn.Linear(_probe(self.body, n_bands, size).flatten(1).shape[1], latent_dim)
+        self.head = nn.Linear(latent_dim, n_classes)
+    def encode(self, x): return self.bottleneck(self.body(x).flatten(1))
+
+# %% ../nbs/03_models.ipynb #8d3768b3
+class HookedModel(LatentModel):
+    "Any classifier `net` (images to logits) whose latent batch is caught by a forward hook on one of its layers"
+    def __init__(self, net:nn.Module, # the classifier: (N, bands, H, W) -> (N, classes)
+                 latent_layer:str|None=None, # name of the layer whose output is the latent space; None: the input of the last nn.Linear
+                 n_bands:int=3, # bands of the images (for the probe)
+                 size:int=64, # stamp size in pixels (for the probe)
+                ):
+        super().__init__()
+        self.net, self._z = net, None
+        mods = dict(net.named_modules())
+        linears = [n for n, m in mods.items() if isinstance(m, nn.Linear)]
+        if latent_layer is None and not linears:
+            raise ArchError(f"{type(net).__name__} has no nn.Linear layer to read the latent space from: name a layer with 'arch@layer'")
+        if latent_layer is not None and latent_layer not in mods:
+            raise ArchError(f"latent layer {latent_layer!r} is not a layer of {type(net).__name__}; "
+                            f"its layers: {', '.join(list(mods)[1:41])}{' ...' if len(mods) > 41 else ''}")
+        self.latent_layer, self._on_input = latent_layer or linears[-1], latent_layer is None
+        self._hook = None; self._attach()
+        out = _probe(net, n_bands, size); z = self._z
+        if not (isinstance(out, torch.Tensor) and out.ndim == 2):
+            raise ArchError(f"{type(net).__name__} must return logits (batch, classes); it returned "
+                            f"{tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+        self.latent_dim = z.shape[1]
+        self._head = next((n for n in reversed(linears) if mods[n].in_features == z.shape[1] and mods[n].out_features == out.shape[1]
+                           and torch.allclose(mods[n](z), out, atol=1e-5)), None)
+    def _keep(self, mod, args, out=None):
+        t = args[0] if self._on_input else (out[0] if isinstance(out, (tuple, list)) else out)
+        self._z = t.flatten(1)
+    def _attach(self):
+        if self._hook is not None: self._hook.remove()
+        m = self.net.get_submodule(self.latent_layer)
+        self._hook = m.register_forward_pre_hook(self._keep) if self._on_input else m.register_forward_hook(self._keep)
+    def forward(self, x):
+        if x.ndim == 4: x = x.contiguous(memory_format=torch.channels_last)
+        out = self.net(x); self.latent, self._z = self._z, None
+        return out
+    def encode(self, x): self.forward(x); return self.latent
+    @property
+    def head(self) -> nn.Module:
+        if self._head is None: raise AttributeError('head')
+        return self.net.get_submodule(self._head)
+    def classify(self, z):
+        if self._head is None:
+            raise ArchError(f"the latent layer {self.latent_layer!r} of {type(self.net).__name__} does not feed its final linear "
+                            "layer directly, so logits cannot be computed from latent vectors: name that layer's input instead")
+        return self.head(z)
+    def set_head(self, head:nn.Module):
+        "Replace the final linear layer (the latent layer follows it if it was that layer's input)"
+        self.head  # raises if there is none
+        parent, _, leaf = self._head.rpartition('.')
+        setattr(self.net.get_submodule(parent), leaf, head)
+        if self._on_input: self._attach()
+
+# %% ../nbs/03_models.ipynb #d9e8a499
+def import_factory(path:str):
+    "The callable `factory` of 'package.module:factory' (clear error if it does not import)"
+    import importlib
+    mod, _, fn = path.partition(':')
+    try: m = importlib.import_module(mod)
+    except Exception as e: raise ArchError(f"arch {path!r}: cannot import module {mod!r} ({type(e).__name__}: {e})") from None
+    f = m
+    for part in fn.split('.'): f = getattr(f, part, None)
+    if not callable(f): raise ArchError(f"arch {path!r}: module {mod!r} has no callable {fn!r}")
+    return f
+
+def _call_factory(f, path, **kw):
+    import inspect
+    try: ps = inspect.signature(f).parameters
+    except (TypeError, ValueError): ps = {}
+    if not any(p.kind == p.VAR_KEYWORD for p in ps.values()): kw = {k: v for k, v in kw.items() if k in ps}
+    net = f(**kw)
+    if not isinstance(net, nn.Module): raise ArchError(f"arch {path!r} returned a {type(net).__name__}, not a torch nn.Module")
+    return net
+
+def create_model(arch:str, # architecture spec (see the table above)
+                 n_bands:int, # bands of the images
+                 n_classes:int, # classes to predict
+                 size:int, # stamp size in pixels
+                ) -> LatentModel:
+    "A fresh network from the spec `arch`, as a `LatentModel` (its spec in `model.spec`)"
+    s = parse_arch(arch)
+    if s['kind'] == 'builtin': m = ARCHS[s['name']](n_bands, n_classes, size)
+    elif s['kind'] == 'timm':
+        m = (TimmModel(s['name'], n_bands, n_classes, size) if s['layer'] is None else
+             HookedModel(timm_network(s['name'], n_bands, size, num_classes=n_classes), s['layer'], n_bands, size))
+    else:
+        net = _call_factory(import_factory(s['name']), s['name'], n_bands=n_bands, n_classes=n_classes, size=size)
+        m = net if isinstance(net, LatentModel) and s['layer'] is None else HookedModel(net, s['layer'], n_bands, size)
+    if s['kind'] != 'builtin':
+        out = _probe(m, n_bands, size)
+        if tuple(out.shape) != (2, n_classes):
+            raise ArchError(f"arch {arch!r} gives outputs of shape {tuple(out.shape)[1:]} per image; {n_classes} class logits are needed")
+    m.spec = dict(arch=arch.strip(), n_bands=int(n_bands), n_classes=int(n_classes), size=int(size))
+    return m
 
 def latent_of(model:nn.Module) -> torch.Tensor:
     "The latent batch of the last forward pass of `model` (clear error if the model has no latent layer)"
@@ -84,6 +228,17 @@ def latent_of(model:nn.Module) -> torch.Tensor:
     if z is None: raise AttributeError(f"{type(model).__name__} has no reachable latent layer: use a deepastro LatentModel "
                                        "(its forward stores model.latent) or wrap yours so that it does")
     return z
+
+# %% ../nbs/03_models.ipynb #cf64ebc7
+def check_arch(arch:str # architecture spec (see `create_model`)
+              ) -> dict:
+    "`parse_arch(arch)` after checking that the network it names exists (ArchError if not); builds nothing"
+    s = parse_arch(arch)
+    if s['kind'] == 'timm':
+        import timm
+        if not timm.is_model(s['name']): timm_network(s['name'], 1, 8)   # raises the error that lists what is valid
+    elif s['kind'] == 'import': import_factory(s['name'])
+    return s
 
 # %% ../nbs/03_models.ipynb #d9de3e84
 def training_learner(dls, # fastai `DataLoaders` (deepastro's `ArrayDataLoader`s carry their own generators)
@@ -103,7 +258,7 @@ def training_learner(dls, # fastai `DataLoaders` (deepastro's `ArrayDataLoader`s
 
 # %% ../nbs/03_models.ipynb #7d1f9c1c
 def make_learner(data, # a `PairData`
-                 arch:str='convnet', # architecture name (`ARCHS`)
+                 arch:str='convnet', # architecture spec (see `create_model`)
                  path=None, # the Learner's folder; None: a `scratch_dir`
                  class_weighted:bool=True, # weight the cross-entropy by inverse class frequency
                  seed:int=0, # see `training_learner`
@@ -139,24 +294,46 @@ def classification_metrics(y_true, y_pred, classes) -> dict:
                 confusion=cm.tolist())
 
 # %% ../nbs/03_models.ipynb #837093d3
-def save_classifier(path, model:LatentModel, scaler:ArcsinhScaler, classes, arch:str, extra:dict|None=None):
-    "Save weights, scaler, classes and architecture to `path` (atomic)"
-    state = dict(state_dict=model.state_dict(), scaler=scaler.to_dict(), classes=list(classes), arch=arch,
-                 n_bands=int(model.body[0][0].in_channels) if arch == 'convnet' else int(model.body[0].in_channels),
-                 extra=extra or {})
+MODEL_FORMAT = 2   # 2: the model's spec (arch, bands, classes, stamp size) is saved with it
+
+def save_classifier(path, # the .pth file (written atomically)
+                    model:LatentModel, # made by `create_model` (its `spec` says how to rebuild it)
+                    scaler:ArcsinhScaler, # the scaling of its input images
+                    classes, # class names, in logit order
+                    arch:str|None=None, # architecture spec; None: the model's own
+                    extra:dict|None=None, # anything else to keep with it (JSON-like values only)
+                   ) -> Path:
+    "Save weights, scaler, classes and the architecture spec: everything `load_classifier` needs and nothing it must execute"
+    spec = getattr(model, 'spec', None)
+    if spec is None: raise ArchError(f"{type(model).__name__} has no spec: build models with create_model to save them")
+    if arch is not None and arch.strip() != spec['arch']: raise ArchError(f"arch {arch!r} differs from the model's own {spec['arch']!r}")
+    state = dict(format=MODEL_FORMAT, state_dict=model.state_dict(), scaler=scaler.to_dict(), classes=list(classes),
+                 **spec, extra=extra or {})
     return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
-def load_classifier(path, size:int|None=None):
-    "Model (eval mode), scaler and classes saved by `save_classifier`"
+def load_classifier(path, # a file written by `save_classifier`
+                    size:int|None=None, # stamp size, for files written before the spec was saved with the model
+                    trust_arch:str|None=None, # the spec you expect: needed (and must match) when the file names an import path
+                   ):
+    "Model (eval mode), scaler and classes saved by `save_classifier`; nothing in the file is executed"
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"model file not found: {path}")
-    st = torch.load(path, weights_only=True)   # a file from elsewhere must not run code
-    sd = st['state_dict']
-    if st['arch'] == 'convnet':
+    try: st = torch.load(path, weights_only=True)   # a file from elsewhere must not run code
+    except Exception as e: raise ArchError(f"{path}: not a model file saved by deepastro ({type(e).__name__}: {str(e)[:200]})") from None
+    miss = [k for k in ('state_dict', 'arch', 'n_bands', 'classes', 'scaler') if k not in st]
+    if miss: raise ArchError(f"{path}: not a deepastro model file (missing {miss})")
+    sd, arch = st['state_dict'], st['arch']
+    if parse_arch(arch)['kind'] == 'import' and (trust_arch or '').strip() != arch:
+        raise ArchError(f"{path} is built by the code {arch!r}; loading it imports and runs that code, so pass "
+                        f"trust_arch={arch!r} if it is yours")
+    if 'size' in st: size = st['size']
+    elif arch == 'convnet':   # format 1: the flattened size gives the stamp size
         n_flat = sd['bottleneck.weight'].shape[1]
         size = size or next(s for s in range(16, 1025) if ConvNet(st['n_bands'], 1, s).n_flat == n_flat)
-    m = create_model(st['arch'], st['n_bands'], len(st['classes']), size or 64)
-    m.load_state_dict(sd); m.eval()
+    m = create_model(arch, st['n_bands'], len(st['classes']), size or 64)
+    try: m.load_state_dict(sd)
+    except RuntimeError as e: raise ArchError(f"{path}: weights do not fit {arch!r} ({str(e)[:300]})") from None
+    m.eval()
     return m, ArcsinhScaler.from_dict(st['scaler']), st['classes']
 
 # %% ../nbs/03_models.ipynb #72ed6090
@@ -182,7 +359,7 @@ def fit_one_cycle(learn:Learner, epochs:int, lr:float, cbs=None, quiet:bool=Fals
     return learn
 
 def train_baseline(data, # a `PairData`
-                   arch='convnet', # architecture name
+                   arch:str='convnet', # architecture spec (see `create_model`)
                    epochs:int=10, # one-cycle epochs
                    lr:float=3e-3, # peak learning rate
                    seed:int=0, # see `training_learner`
@@ -193,7 +370,7 @@ def train_baseline(data, # a `PairData`
                   ) -> Learner:
     "Train a source-only classifier (or, with DA `cbs`, an adapted one); the best epoch by validation loss is restored"
     learn = make_learner(data, arch, path=path, seed=seed)
-    cb = [SaveModelCallback(monitor='valid_loss', fname=f'best_{arch}_{seed}', with_opt=False)] + list(L(cbs))
+    cb = [SaveModelCallback(monitor='valid_loss', fname=f'best_{arch_slug(arch)}_{seed}', with_opt=False)] + list(L(cbs))
     return fit_one_cycle(learn, epochs, lr, cb, quiet, what)
 
 def evaluate_domains(model, data) -> dict:
@@ -242,7 +419,7 @@ def accuracy_vs_alpha(model, data, n_bins:int=5) -> dict:
 def run_baseline(run_dir=None, # the run folder (None: a scratch folder)
                  pair:str='lsst-y10-y1', # survey pair
                  n_galaxies:int=1500, # galaxies per domain (about 70% go to training)
-                 arch:str='convnet', # architecture name (`ARCHS`)
+                 arch:str='convnet', # architecture spec (see `create_model`)
                  epochs:int=12, # training epochs (one-cycle schedule)
                  lr:float=3e-3, # peak learning rate
                  bs:int=128, # batch size
@@ -257,7 +434,7 @@ def run_baseline(run_dir=None, # the run folder (None: a scratch folder)
     learn = train_baseline(data, arch, epochs, lr, seed, path=run, quiet=True)
     train_time = time.perf_counter() - t0
     progress('testing'); res = evaluate_domains(learn.model, data)
-    save_classifier(run / 'models' / f'baseline_{arch}.pth', learn.model, data.scaler, data.classes, arch)
+    save_classifier(run / 'models' / f'baseline_{arch_slug(arch)}.pth', learn.model, data.scaler, data.classes, arch)
     rec = BaselineResult(arch, epochs, lr, seed, int(len(data.split['train'])), train_time, res['source'], res.get('target'),
                          accuracy_vs_alpha(learn.model, data), learn=learn, data=data)
     save_record(run, 'baseline', rec)

@@ -187,7 +187,8 @@ def execute_stage_notebook(nb:Path, out:Path, params:dict, run_dir, stage:str, k
         env = {k: os.environ.get(k) for k in ('DEEPASTRO_STATUS', 'PYTHONPATH')}
         os.environ['DEEPASTRO_STATUS'] = str(files['status'])
         # the kernel runs in the run folder and imports modules beside the notebook (a stage of one's own)
-        os.environ['PYTHONPATH'] = os.pathsep.join([str(Path(nb).parent)] + ([env['PYTHONPATH']] if env['PYTHONPATH'] else []))
+        # (absolute: '.' in the user's PYTHONPATH means the folder deepastro was started in, not the run folder)
+        os.environ['PYTHONPATH'] = os.pathsep.join([str(Path(nb).parent)] + [str(Path(q).resolve()) for q in (env['PYTHONPATH'] or '').split(os.pathsep) if q])
         try:
             with __import__('warnings').catch_warnings():
                 __import__('warnings').simplefilter('ignore')     # library deprecation notes say nothing to the user
@@ -384,6 +385,8 @@ def check_runs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=Fals
     for p, s in _runs(pairs, seeds, overrides, quick):
         rd = run_folder(runs_dir, p, s); check_run_dir(rd, force)
         for st in STAGES.values(): stage_parameters(p, st.notebook_path(), {**overrides, 'seed': s}, rd, quick)
+        arch = {**pair_params(p, quick), **overrides}.get('arch')
+        if arch is not None: __import__('deepastro.models').models.check_arch(arch)     # a network that does not exist fails here, not in a stage
 
 def run_pairs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=False, quick:bool=False,
               jobs:int|None=None, kernel:str='python3', log=print, stages=None, seeds=None, live:LiveStatus|None=None) -> tuple[dict, dict]:

@@ -264,7 +264,7 @@ SERSIC_LOGK = np.linspace(-3, 3, 1000)
 SERSIC_TRUNC = 8.0  # Sersic profiles with n >= 1 end at this many half-light radii (as GalSim's `trunc`)
 
 def sersic_b(n):
-    "$b_n$ of the Sersic profile $I(r) = I_e \exp\{-b_n[(r/r_e)^{1/n} - 1]\}$ (Ciotti & Bertin 1999)"
+    r"$b_n$ of the Sersic profile $I(r) = I_e \exp\{-b_n[(r/r_e)^{1/n} - 1]\}$ (Ciotti & Bertin 1999)"
     n = np.asarray(n, float)
     return 2 * n - 1 / 3 + 4 / (405 * n) + 46 / (25515 * n**2) + 131 / (1148175 * n**3)
 

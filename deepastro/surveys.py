@@ -44,15 +44,15 @@ def _source_moments(fwhm, pixel_scale, source_hlr):
     return 1 / s2, (p**3).sum() / s2**2
 
 def n_eff_pixels(fwhm:float, pixel_scale:float, source_hlr:float=0.) -> float:
-    "Noise-equivalent number of pixels $1/\sum p_i^2$ of the source of `source_image`"
+    r"Noise-equivalent number of pixels $1/\sum p_i^2$ of the source of `source_image`"
     return _source_moments(float(fwhm), float(pixel_scale), float(source_hlr))[0]
 
 def source_noise_factor(fwhm:float, pixel_scale:float, source_hlr:float=0.) -> float:
-    "$\kappa = n_\mathrm{eff}^2 \sum p_i^3$: the share of the source's own Poisson noise a matched filter picks up"
+    r"$\kappa = n_\mathrm{eff}^2 \sum p_i^3$: the share of the source's own Poisson noise a matched filter picks up"
     return _source_moments(float(fwhm), float(pixel_scale), float(source_hlr))[1]
 
 def n_eff_gaussian(fwhm:float, pixel_scale:float, source_hlr:float=0.) -> float:
-    "The Gaussian approximation $4\pi(\sigma_\mathrm{PSF}^2 + \sigma_\mathrm{source}^2)/s^2$ of `n_eff_pixels`"
+    r"The Gaussian approximation $4\pi(\sigma_\mathrm{PSF}^2 + \sigma_\mathrm{source}^2)/s^2$ of `n_eff_pixels`"
     sig2 = (fwhm * FWHM_TO_SIGMA)**2 + (source_hlr * HLR_TO_SIGMA)**2
     return 4 * math.pi * sig2 / pixel_scale**2
 

@@ -17,7 +17,7 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from .data import ArrayDataLoader, PairData, DataError, make_pair_dataset
 from .core import scratch_dir, atomic_write, Record, transient, save_record, progress
-from .models import create_model, latent_of, fit_one_cycle, training_learner
+from .models import arch_slug, create_model, latent_of, fit_one_cycle, training_learner
 from .da import TargetFeed, LossTerm, gap_share
 from .evaluate import open_set_metrics, cluster_unknowns, auroc
 
@@ -76,9 +76,9 @@ def use_domain(model:nn.Module, domain='target'):
 
 # %% ../nbs/06_uda.ipynb #f5c92ced
 def uda_model(arch:str, n_bands:int, n_classes:int, size:int, temperature:float=0.05, domain_specific_bn:bool=True) -> nn.Module:
-    "A deepastro model with a `CosineHead` and (optionally) `DomainBN` layers"
+    "A `create_model` network of spec `arch` with a `CosineHead` and (optionally) `DomainBN` layers"
     m = create_model(arch, n_bands, n_classes, size)
-    m.head = CosineHead(m.latent_dim, n_classes, temperature)
+    m.set_head(CosineHead(m.latent_dim, n_classes, temperature))
     return domain_bn(m) if domain_specific_bn else m
 
 # %% ../nbs/06_uda.ipynb #a6e74f2e
@@ -531,6 +531,7 @@ def run_uda(run_dir=None, # the run folder (None: a scratch folder)
             pair:str='sdss-decals', # survey pair
             n_uda:int=2000, # galaxies per domain (before the anomalies)
             anomaly_fraction:float=0.1, # anomalies (lenses) simulated per galaxy, when a class group names one
+            arch:str='convnet', # architecture spec (see `deepastro.models.create_model`)
             uda_epochs:int=6, # training epochs of every model (one-cycle)
             lr:float=3e-3, # peak learning rate
             unknown:str|None=None, # target classes no one labels, comma-separated; None: the pair's own (deepastro.surveys)
@@ -559,9 +560,9 @@ def run_uda(run_dir=None, # the run folder (None: a scratch folder)
     res, trained = {}, {}
     for name, mode, n in runs:
         res[name], trained[name] = train_test_uda(data, setup, name, mode, n, seed, domain_specific_bn, dict(eta=eta, margin=margin, adapt_rho=adapt_rho),
-                                                  epochs=uda_epochs, lr=lr, temperature=temperature, path=run)
+                                                  arch=arch, epochs=uda_epochs, lr=lr, temperature=temperature, path=run)
     first = next((name for name, mode, _ in runs if mode == 'uda'), None)
-    if first: save_uda_model(run / 'models' / 'uda_convnet.pth', *trained[first], data.scaler, temperature, domain_specific_bn, first)
+    if first: save_uda_model(run / 'models' / f'uda_{arch_slug(arch)}.pth', *trained[first], data.scaler, temperature, domain_specific_bn, first, arch)
     rec = UDAResult(pair, n_uda, uda_epochs, lr, seed, eta, temperature, margin, adapt_rho, domain_specific_bn, af,
                     list(trained.values())[-1][2].classes, unknown_, _names(source_private), _names(target_private), res)
     rec = UDAResult.from_dict(rec.to_dict())     # as results.json holds it: plain numbers, None for NaN

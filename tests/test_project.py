@@ -62,6 +62,14 @@ def test_generated_modules_have_no_undefined_names():
     bad = [l for l in r.stdout.splitlines() if 'undefined name' in l]
     assert not bad, '\n'.join(bad)
 
+def test_generated_modules_compile_without_warnings():
+    "A backslash in a docstring (TeX) that is not a raw string is a SyntaxWarning today and an error in a later Python"
+    import warnings
+    for f in sorted((ROOT / 'deepastro').glob('*.py')):
+        with warnings.catch_warnings():
+            warnings.simplefilter('error')
+            compile(f.read_text(), str(f), 'exec')
+
 def _imports(path:Path) -> set:
     "deepastro modules a module imports anywhere (top level or inside functions)"
     import ast
