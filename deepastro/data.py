@@ -7,15 +7,16 @@ from __future__ import annotations
 import os, json, hashlib, tempfile, time, math, contextlib
 from pathlib import Path
 import numpy as np, pandas as pd, torch, h5py
-from .surveys import get_survey, get_pair, SurveyPair
+from .surveys import get_survey, get_pair, SurveyPair, PairFile, DomainFile, FLUX_UNITS
 from .simulate import draw_population, simulate_pair, class_names, check_population_params, ANOMALY_CLASSES
 from .core import atomic_write, scratch_dir
 
 # %% auto #0
-__all__ = ['FORMAT', 'FLUX_UNITS', 'DataError', 'check_images', 'save_dataset', 'read_provenance', 'load_dataset', 'dataset_key',
+__all__ = ['FORMAT', 'DataError', 'check_images', 'save_dataset', 'read_provenance', 'load_dataset', 'dataset_key',
            'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'read_fits_cutouts', 'overlap_matrix',
-           'resample', 'match_bands', 'to_nanomaggies', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset',
-           'ArrayDataLoader', 'PairData', 'DataResult', 'run_data']
+           'resample', 'match_bands', 'to_nanomaggies', 'read_domain', 'map_classes', 'make_file_pair_dataset',
+           'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader', 'PairData', 'DataResult',
+           'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
@@ -45,6 +46,8 @@ def save_dataset(path, images, meta:pd.DataFrame, provenance:dict) -> Path:
     "Write images, metadata and provenance to the deepastro HDF5 file `path`, atomically"
     images = check_images(np.asarray(images, dtype=np.float32), str(path))
     if len(meta) != len(images): raise DataError(f"{path}: {len(images)} images but {len(meta)} metadata rows")
+    dup = sorted({c for c in meta.columns if list(meta.columns).count(c) > 1})
+    if dup: raise DataError(f"{path}: metadata columns {dup} appear more than once")
     prov = {**provenance, 'columns': list(meta.columns), 'deepastro_version': _version(),
             'created': time.strftime('%Y-%m-%dT%H:%M:%S')}
     def write(tmp):
@@ -94,6 +97,7 @@ def make_pair_dataset(pair, n:int, out_dir, seed:int=0, population:dict|None=Non
                       force:bool=False, verbose:bool=True) -> dict:
     "Simulate (or reuse) the source and target datasets of `pair`; returns {'source': path, 'target': path}"
     p = get_pair(pair)
+    if isinstance(p, PairFile): return make_file_pair_dataset(p, n, out_dir, seed, force, verbose)   # a pair of files (see below)
     if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
     pop_params = check_population_params({**p.population, **(population or {}), 'anomaly_fraction': anomaly_fraction})
     key = dataset_key(pair=p.name, n=n, seed=seed, population=pop_params, stamp=p.stamp, version=FORMAT)
@@ -226,12 +230,15 @@ def resample(images, # (N, bands, H, W) fluxes per pixel
              scale_in:float, # input pixel scale, arcsec/pixel
              scale_out:float, # output pixel scale, arcsec/pixel
              size:int, # output stamp size, pixels (square)
+             keep:str='flux', # 'flux': values are fluxes per pixel; 'level': values are per unit area (a display stretch)
             ) -> np.ndarray:
     "Flux-conserving resampling of `images` to `size` x `size` pixels of `scale_out`, centred on the input field"
+    if keep not in ('flux', 'level'): raise ValueError(f"keep must be 'flux' or 'level', got {keep!r}")
     a = check_images(images, 'resample')
     wy = overlap_matrix(a.shape[2], scale_in, size, scale_out).astype(np.float32)
     wx = overlap_matrix(a.shape[3], scale_in, size, scale_out).astype(np.float32)
-    return np.einsum('yh,nbhw,xw->nbyx', wy, a.astype(np.float32), wx, optimize=True)
+    out = np.einsum('yh,nbhw,xw->nbyx', wy, a.astype(np.float32), wx, optimize=True)
+    return out if keep == 'flux' else out * np.float32((scale_in / scale_out)**2)
 
 # %% ../nbs/02_data.ipynb #a98484e1
 def match_bands(source:list, # band names of the source, in its order
@@ -248,8 +255,6 @@ def match_bands(source:list, # band names of the source, in its order
     if not pairs: raise DataError(f"no band in common between the source {source} and the target {target}: give a band mapping")
     return [source.index(s) for s, _ in pairs], [target.index(t) for _, t in pairs]
 
-FLUX_UNITS = ('nanomaggies', 'adu', 'display')
-
 def to_nanomaggies(images, # (N, bands, H, W)
                    unit:str, # 'nanomaggies', 'adu' (needs `zero_point`) or 'display' (8-bit stretch: returned unchanged)
                    zero_point=None, # AB magnitude of a source of one ADU: one number, or one per band
@@ -265,6 +270,117 @@ def to_nanomaggies(images, # (N, bands, H, W)
         raise DataError(f"zero_point must be one number or one per band ({a.shape[1]}), got {zero_point!r}")
     zp = np.broadcast_to(zp, (a.shape[1],))
     return (a * 10**(-0.4 * (zp - 22.5)).astype(np.float32)[None, :, None, None])
+
+# %% ../nbs/02_data.ipynb #6830c864
+def read_domain(d:DomainFile, # one domain of a `PairFile`
+                where:str='domain', # its name in error messages ('source' or 'target')
+               ) -> tuple:
+    "Images (in nanomaggies unless a display stretch), metadata with the catalogue roles, provenance of one domain"
+    if d.format == 'galaxy10': img, meta, prov = read_galaxy10(d.path)
+    elif d.format == 'deepadversaries': img, meta, prov = read_deepadversaries(d.path, d.year, d.split)
+    elif d.format == 'fits': img, meta, prov = read_fits_cutouts(d.path, d.taxonomy)
+    elif d.format == 'deepastro': img, meta, prov = load_dataset(d.path)
+    else: raise DataError(f"{where}.format: unknown format {d.format!r}")
+    bands = list(d.bands or prov.get('bands') or [])
+    scale = d.pixel_scale or (prov.get('pixel_scale') if d.format == 'deepastro' else None)
+    if not bands: raise DataError(f"{d.path}: {where}.bands missing and the file does not name its bands")
+    if not scale: raise DataError(f"{d.path}: {where}.pixel_scale missing and the file does not give it")
+    if len(bands) != img.shape[1]:
+        raise DataError(f"{d.path}: {where}.bands lists {len(bands)} bands {bands} but the images have {img.shape[1]}")
+    unit = d.unit
+    if d.format == 'galaxy10' and unit != 'display':
+        raise DataError(f"{d.path}: Galaxy10 images are an 8-bit display stretch: {where}.unit must be 'display', not {unit!r}")
+    if d.format == 'deepastro' and prov.get('units') == 'nanomaggies' and unit not in ('nanomaggies',):
+        raise DataError(f"{d.path}: this deepastro dataset is in nanomaggies; {where}.unit says {unit!r}")
+    img = to_nanomaggies(img, unit, d.zero_point)
+    for role, col in d.catalog.items():
+        if col not in meta: raise DataError(f"{d.path}: {where}.catalog names column {col!r} (for {role}) that the file does not have; "
+                                            f"columns: {list(meta.columns)}")
+        meta[role] = meta[col].to_numpy()
+    names = list(prov.get('classes', [])) + list(prov.get('anomaly_classes', []))
+    return img, meta, dict(prov, bands=bands, pixel_scale=float(scale), unit=unit, class_names=names)
+
+# %% ../nbs/02_data.ipynb #6d6e1370
+def map_classes(meta_s:pd.DataFrame, # source metadata (its `class_name` column)
+                meta_t:pd.DataFrame, # target metadata
+                classes:dict, # study class -> list of file class names (empty: the classes the files hold, the target's among the source's)
+                unknown=(), # study classes no one labels (anomalies: not trained on, looked for in the target)
+                names_s=(), names_t=(), # the class names each file can hold
+                where:str='pair', # the pair file, for messages
+               ) -> dict:
+    "Study class names (known, then unknown), and per domain the rows kept and their study labels"
+    if not classes:   # the classes the files hold, in the order of the source's class list
+        extra = sorted(set(meta_t.class_name) - set(names_s))
+        if extra: raise DataError(f"{where}: the target's classes {extra} are not among the source's {list(names_s)}: map them with 'classes'")
+        present = set(meta_s.class_name) | set(meta_t.class_name)
+        classes = {c: [c] for c in names_s if c in present}
+    have = set(names_s) | set(names_t)
+    bad = sorted({c for v in classes.values() for c in v} - have)
+    if bad: raise DataError(f"{where}: classes maps file classes {bad} that neither file has; the files' classes: {sorted(have)}")
+    unknown = [c for c in unknown]
+    bad = sorted(set(unknown) - set(classes))
+    if bad: raise DataError(f"{where}: unknown classes {bad} are not study classes {list(classes)}")
+    known = [c for c in classes if c not in unknown]
+    if not known: raise DataError(f"{where}: every study class is unknown: nothing to train on")
+    study = known + unknown
+    to_study = {f: s for s, fs in classes.items() for f in fs}
+    out = dict(classes=known, anomaly_classes=unknown)
+    for dom, meta in (('source', meta_s), ('target', meta_t)):
+        s = meta.class_name.map(to_study)
+        keep = np.flatnonzero(s.notna().to_numpy())
+        out[dom] = dict(rows=keep, labels=np.array([study.index(c) for c in s.iloc[keep]], np.int64),
+                        dropped={str(k): int(v) for k, v in meta.class_name[s.isna()].value_counts().items()})
+    n_src = np.bincount(out['source']['labels'], minlength=len(study))
+    empty = [c for c, n in zip(known, n_src) if n == 0]
+    if empty: raise DataError(f"{where}: study classes {empty} have no source image (mapped from {[classes[c] for c in empty]})")
+    return out
+
+# %% ../nbs/02_data.ipynb #3887d9aa
+def _file_stats(path) -> list:
+    p = Path(path)
+    files = [p] if p.is_file() else sorted(q for q in p.rglob('*') if q.is_file())
+    return [(str(q), q.stat().st_size, int(q.stat().st_mtime)) for q in files]
+
+def make_file_pair_dataset(p:PairFile, # the pair
+                           n:int, # at most this many galaxies per domain (a seeded random choice)
+                           out_dir, # where the two datasets go
+                           seed:int=0, # fixes the choice
+                           force:bool=False, # prepare again even if the datasets exist
+                           verbose:bool=True, # say what was done
+                          ) -> dict:
+    "Both domains of pair file `p` on its common grid, as deepastro datasets: {'source': path, 'target': path}"
+    import dataclasses
+    if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
+    key = dataset_key(pair=dataclasses.asdict(p), n=n, seed=seed, version=FORMAT,
+                      files=[_file_stats(p.source.path), _file_stats(p.target.path)])
+    out_dir = Path(out_dir); paths = {d: out_dir / f'{p.name}_{d}_{key}.h5' for d in ('source', 'target')}
+    if not force and all(q.exists() for q in paths.values()):
+        if verbose: print(f"reusing {paths['source'].name}, {paths['target'].name}")
+        return paths
+    t0 = time.perf_counter()
+    (img_s, meta_s, prov_s), (img_t, meta_t, prov_t) = read_domain(p.source, 'source'), read_domain(p.target, 'target')
+    if (prov_s['unit'] == 'display') != (prov_t['unit'] == 'display'):
+        raise DataError(f"{p.file}: one domain is an 8-bit display stretch and the other is in fluxes: they cannot be compared pixel by pixel")
+    m = map_classes(meta_s, meta_t, p.classes, p.unknown, prov_s['class_names'], prov_t['class_names'], p.file)
+    i_s, i_t = match_bands(prov_s['bands'], prov_t['bands'], p.bands)
+    rng = np.random.default_rng(seed)
+    for dom, img, meta, prov, bands, d in (('source', img_s, meta_s, prov_s, i_s, p.source), ('target', img_t, meta_t, prov_t, i_t, p.target)):
+        rows, labels = m[dom]['rows'], m[dom]['labels']
+        if len(rows) > n:
+            pick = np.sort(rng.choice(len(rows), n, replace=False)); rows, labels = rows[pick], labels[pick]
+        out = np.concatenate([resample(img[rows[k:k + 256]][:, bands], prov['pixel_scale'], p.pixel_scale, p.size,
+                                       'level' if prov['unit'] == 'display' else 'flux')
+                              for k in range(0, len(rows), 256)])
+        mt = meta.iloc[rows].reset_index(drop=True).drop(columns=['file_label', 'file_class'], errors='ignore').rename(columns={'label': 'file_label', 'class_name': 'file_class'})
+        mt.insert(0, 'label', labels); mt.insert(1, 'class_name', np.array(m['classes'] + m['anomaly_classes'])[labels])
+        save_dataset(paths[dom], out, mt, dict(
+            kind='pair-file', pair=p.name, pair_file=p.file, domain=dom, survey=d.survey, format=d.format, file=d.path,
+            bands=[prov['bands'][b] for b in bands], file_bands=prov['bands'], pixel_scale=p.pixel_scale, file_pixel_scale=prov['pixel_scale'],
+            stamp=p.size, classes=m['classes'], anomaly_classes=m['anomaly_classes'], paired=False, dropped=m[dom]['dropped'],
+            n_file=int(len(img)), seed=seed, units='nanomaggies' if prov['unit'] != 'display' else 'display', catalog=dict(d.catalog)))
+    if verbose: print(f"prepared {p.name}: {len(m['source']['rows'])} + {len(m['target']['rows'])} galaxies "
+                      f"on {p.size} px of {p.pixel_scale}\" in {time.perf_counter() - t0:.1f} s")
+    return paths
 
 # %% ../nbs/02_data.ipynb #ae2d75e1
 class ArcsinhScaler:

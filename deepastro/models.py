@@ -408,7 +408,8 @@ class BaselineResult(Record):
                     drop=self.drop, n_train=self.n_train, train_seconds=self.train_seconds)
 
 def accuracy_vs_alpha(model, data, n_bins:int=5) -> dict:
-    "Source test accuracy in `n_bins` equal-count bins of resolution alpha = R_e / FWHM"
+    "Source test accuracy in `n_bins` equal-count bins of resolution alpha = R_e / FWHM (or why not: no `alpha` column)"
+    if 'alpha' not in data.meta_s: return dict(reason="the source catalogue has no resolution column 'alpha' (R_e / FWHM)")
     x, y = data.source('test'); alpha = data.meta_s.alpha.values[data.split['test']]
     ok = predict(model, x)[0].argmax(1).numpy() == y.numpy()
     bins = np.quantile(alpha, np.linspace(0, 1, n_bins + 1))

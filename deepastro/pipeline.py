@@ -6,17 +6,17 @@
 from __future__ import annotations
 import argparse, json, os, sys, time, hashlib, importlib, dataclasses, contextlib
 from pathlib import Path
-from .surveys import SURVEY_PAIRS, get_pair
+from .surveys import SURVEY_PAIRS, get_pair, PairFile, is_pair_file
 from .core import read_results, update_results, atomic_write, error_text, set_kernel_threads, mean_se
 
 # %% auto #0
 __all__ = ['STAGES', 'STAGE_GB', 'SUMMARY_COLUMNS', 'Stage', 'register_stage', 'stage_closure', 'nbs_dir', 'read_params',
-           'pair_params', 'notebook_parameters', 'stage_parameters', 'check_overrides', 'run_folder', 'stage_key',
-           'RunDirError', 'check_run_dir', 'stage_files', 'execute_stage_notebook', 'run_stage', 'load_run', 'headline',
-           'write_tables', 'seeds_table', 'pair_seeds', 'write_seeds_table', 'default_jobs', 'run_dag', 'LiveStatus',
-           'check_runs', 'run_pairs', 'run_pair', 'load_runs', 'write_run_report', 'summary_rows', 'summary',
-           'write_summary_csv', 'main', 'publish', 'pair_task', 'make_client', 'run_pairs_dask', 'readme_text',
-           'write_readme']
+           'pair_params', 'notebook_parameters', 'stage_parameters', 'check_overrides', 'pair_name', 'run_folder',
+           'stage_key', 'RunDirError', 'check_run_dir', 'stage_files', 'execute_stage_notebook', 'run_stage',
+           'load_run', 'headline', 'write_tables', 'seeds_table', 'pair_seeds', 'write_seeds_table', 'default_jobs',
+           'run_dag', 'LiveStatus', 'check_runs', 'run_pairs', 'run_pair', 'load_runs', 'write_run_report',
+           'summary_rows', 'summary', 'write_summary_csv', 'main', 'publish', 'pair_task', 'make_client',
+           'run_pairs_dask', 'readme_text', 'write_readme']
 
 # %% ../nbs/09_pipeline.ipynb #cd36d486
 @dataclasses.dataclass(frozen=True)
@@ -27,6 +27,7 @@ class Stage:
     record: str            # its record class, as 'module:Class'
     depends: tuple = ()    # stages whose results it reads
     folder: str|None = None  # the notebook's folder (None: deepastro's stage notebooks, `nbs_dir()`)
+    simulated_only: str = ''  # why it cannot run on a pair of files ('' : it can)
     def record_class(self) -> type:
         "The record class (imported on first use)"
         mod, _, cls = self.record.partition(':')
@@ -45,9 +46,13 @@ def register_stage(stage:Stage) -> Stage:
 for _s in (Stage('data', '02_data.ipynb', 'deepastro.data:DataResult'),
            Stage('baseline', '03_models.ipynb', 'deepastro.models:BaselineResult', ('data',)),
            Stage('da', '05_da.ipynb', 'deepastro.da:DAResult', ('baseline',)),
-           Stage('robustness', '08_evaluate.ipynb', 'deepastro.evaluate:RobustnessResult', ('da',)),
+           Stage('robustness', '08_evaluate.ipynb', 'deepastro.evaluate:RobustnessResult', ('da',),
+                 simulated_only='degrading images to another depth and seeing needs each image\'s noise and PSF, which only '
+                                'simulated pairs record (measuring them on real images is not implemented yet)'),
            Stage('uda', '06_uda.ipynb', 'deepastro.uda:UDAResult', ('data',)),
-           Stage('debias', '07_debias.ipynb', 'deepastro.debias:DebiasResult', ('data',))): register_stage(_s)
+           Stage('debias', '07_debias.ipynb', 'deepastro.debias:DebiasResult', ('data',),
+                 simulated_only='the label-bias study simulates its own catalogue with known true classes and resolution; '
+                                'a study on catalogue columns of real files is not implemented yet')): register_stage(_s)
 
 def stage_closure(stages=None) -> list[str]:
     "The stages asked for (all if None) and every stage they depend on, in the order of `STAGES`"
@@ -83,9 +88,10 @@ def read_params(path) -> dict:
     return d
 
 def pair_params(pair:str, quick:bool=False) -> dict:
-    "The shipped parameters of `pair` (`params/<pair>.yaml` beside the notebooks), with `quick.yaml` on top if `quick`"
-    get_pair(pair); p = nbs_dir() / 'params'
-    return {**read_params(p / f'{pair}.yaml'), **(read_params(p / 'quick.yaml') if quick else {})}
+    "The parameters of `pair` (`params/<pair>.yaml` beside the notebooks, or a pair file's `params`), with `quick.yaml` on top if `quick`"
+    pr = get_pair(pair); p = nbs_dir() / 'params'
+    own = dict(pr.params) if isinstance(pr, PairFile) else read_params(p / f'{pair}.yaml')
+    return {**own, **(read_params(p / 'quick.yaml') if quick else {})}
 
 # %% ../nbs/09_pipeline.ipynb #853526b8
 def notebook_parameters(nb:str|Path) -> dict:
@@ -108,7 +114,8 @@ def _check_type(name, value, tname, nb):
 def stage_parameters(pair:str, nb:Path, overrides:dict, run_dir:Path, quick:bool=False) -> dict:
     "The parameters of one stage: the pair's shipped values, then `overrides`, restricted to what the notebook takes"
     accepted = notebook_parameters(nb)
-    params = {**pair_params(pair, quick), **overrides, 'pair': pair, 'run_dir': str(run_dir)}
+    pr = get_pair(pair)   # a pair file goes to the kernel as its absolute path
+    params = {**pair_params(pair, quick), **overrides, 'pair': pr.file if isinstance(pr, PairFile) else pair, 'run_dir': str(run_dir)}
     for k, v in params.items():
         if k in accepted: _check_type(k, v, accepted[k][0], nb)
     return {k: v for k, v in params.items() if k in accepted}
@@ -121,9 +128,13 @@ def check_overrides(overrides:dict):
     if bad: raise KeyError(f"unknown parameter(s) {bad}; stage notebooks accept: {', '.join(sorted(known - {'pair', 'run_dir'}))}")
 
 # %% ../nbs/09_pipeline.ipynb #f231dba2
+def pair_name(pair) -> str:
+    "The name of a pair given by name or by pair file"
+    return get_pair(pair).name
+
 def run_folder(runs_dir, pair:str, seed:int) -> Path:
-    "The run folder of one pair and seed: `runs_dir/<pair>/seed-<seed>`"
-    return Path(runs_dir).resolve() / pair / f'seed-{seed}'
+    "The run folder of one pair (a name or a pair file) and seed: `runs_dir/<pair name>/seed-<seed>`"
+    return Path(runs_dir).resolve() / pair_name(pair) / f'seed-{seed}'
 
 def _phash(p): return hashlib.sha1(json.dumps(p, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
@@ -213,7 +224,11 @@ def run_stage(pair:str, stage:str, runs_dir='runs', overrides:dict|None=None, fo
     params = stage_parameters(pair, nb, overrides, run_dir, quick)
     key = stage_key(run_dir, stage, params)
     done = read_results(run_dir).get('stages', {}).get(stage)
-    label = f"{pair}/seed-{seed}"
+    label = f"{pair_name(pair)}/seed-{seed}"
+    if st.simulated_only and isinstance(get_pair(pair), PairFile):   # says why instead of failing for lack of simulator truth
+        update_results(run_dir, 'stages', lambda s: {**(s or {}), stage: dict(status='not applicable', reason=st.simulated_only,
+                                                                             notebook=st.notebook, params_hash=key)})
+        log(f"[{label}] {stage:10s} not applicable to a pair of files: {st.simulated_only}"); return 'not applicable'
     if not force and done and done.get('params_hash') == key and done.get('status') == 'done':
         log(f"[{label}] {stage:10s} skipped (done with these parameters and inputs)"); return 'skipped'
     t0 = time.perf_counter()
@@ -280,12 +295,12 @@ def seeds_table(runs_dir, pair:str, seeds):
 
 def pair_seeds(runs_dir, pair:str) -> list[int]:
     "The seeds of every run folder of `pair` under `runs_dir` that holds results"
-    return sorted(int(d.name[5:]) for d in (Path(runs_dir) / pair).glob('seed-*') if d.name[5:].isdigit() and (d / 'results.json').exists())
+    return sorted(int(d.name[5:]) for d in (Path(runs_dir) / pair_name(pair)).glob('seed-*') if d.name[5:].isdigit() and (d / 'results.json').exists())
 
 def write_seeds_table(runs_dir, pair:str, seeds=None) -> Path:
     "`seeds_table` of `seeds` (None: every seed folder of the pair) as `runs_dir/<pair>/seeds.csv`"
     t = seeds_table(runs_dir, pair, pair_seeds(runs_dir, pair) if seeds is None else seeds)
-    return atomic_write(Path(runs_dir) / pair / 'seeds.csv', lambda tmp: t.to_csv(tmp, index=False))
+    return atomic_write(Path(runs_dir) / pair_name(pair) / 'seeds.csv', lambda tmp: t.to_csv(tmp, index=False))
 
 # %% ../nbs/09_pipeline.ipynb #7884a7f0
 STAGE_GB = 10.   # memory per stage assumed by default_jobs (see the text above: most stages need far less, one peaked at 11.6 GB)
@@ -328,7 +343,8 @@ def run_dag(runs, start, jobs:int, log=print, stages=None, tick=None, every:floa
             if err is None: finished.add((p, s))
             else: failed.setdefault(p, f"{s} stage: {err}")
             el = time.perf_counter() - t0
-            log(f"[{k}/{n} stages, {el // 60:.0f} min {el % 60:02.0f} s elapsed] {p} {s} {'FAILED' if err else 'finished'}")
+            what = 'FAILED' if err else 'not applicable' if f.result() == 'not applicable' else 'finished'
+            log(f"[{k}/{n} stages, {el // 60:.0f} min {el % 60:02.0f} s elapsed] {p} {s} {what}")
         if tick: tick({t: ts for t, ts in running.values()})
     return {p: failed.get(p) for p in dict.fromkeys(runs)}
 
@@ -398,10 +414,10 @@ def run_pairs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=False
     jobs = default_jobs(len(runs)) if jobs is None else jobs
     if jobs < 1: raise ValueError(f"jobs must be at least 1, got {jobs}")
     threads = max(1, _ncpu() // jobs)
-    label = {f'{p}/seed-{s}': (p, s) for p, s in runs}
+    label = {f'{pair_name(p)}/seed-{s}': (p, s) for p, s in runs}
     folder = lambda l: run_folder(runs_dir, *label[l])
     say = live.log if live else log
-    say(f"{len(runs)} run(s) of {', '.join(pairs)}: {jobs} stage(s) at a time, {threads} thread(s) each; "
+    say(f"{len(runs)} run(s) of {', '.join(map(pair_name, pairs))}: {jobs} stage(s) at a time, {threads} thread(s) each; "
         f"logs in {Path(runs_dir).resolve()}/<pair>/seed-<N>/logs/")
     with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context('spawn'), initializer=_limit_threads, initargs=(threads,)) as ex:
         out = run_dag(list(label), lambda l, s: ex.submit(_stage_task, *label[l], s, str(runs_dir), overrides, force, quick, kernel, dict(STAGES)),
@@ -535,7 +551,8 @@ def main(argv=None):
         print(f"wrote {len(pages)} pages and {Path(a.out).resolve() / 'index.html'}"); return 0
     pairs = list(SURVEY_PAIRS) if a.pairs == ['all'] else a.pairs
     for p in pairs:
-        if p not in SURVEY_PAIRS: return _err(f"unknown survey pair {p!r}; valid pairs: {', '.join(SURVEY_PAIRS)}")
+        if p not in SURVEY_PAIRS and not is_pair_file(p):
+            return _err(f"unknown survey pair {p!r}; valid pairs: {', '.join(SURVEY_PAIRS)}, or the path of a pair file (.yaml)")
     if a.jobs is not None and a.jobs < 1: return _err(f"--jobs must be at least 1, got {a.jobs}")
     try:   # every parameter of every stage, the seeds and the run folders, before anything runs
         overrides = {**(read_params(a.params) if a.params else {}), **{k: _parse_value(v) for k, v in a.param}}
@@ -549,7 +566,7 @@ def main(argv=None):
         for p, o in run_pairs_dask(pairs, overrides, a.runs_dir, scheduler=a.scheduler, force=a.force, quick=a.quick,
                                    **({'stages': stages} if stages else {})).items():
             (q, s), = _runs([p], None, overrides, a.quick)
-            records[f'{p}/seed-{s}'] = load_run(run_folder(a.runs_dir, p, s))
+            records[f'{pair_name(p)}/seed-{s}'] = load_run(run_folder(a.runs_dir, p, s))
             if o['status'] != 'ok': failed[p] = o['error']
     else: records, failed = run_pairs(pairs, a.runs_dir, overrides, a.force, a.quick, a.jobs, stages=stages, seeds=seeds,
                                       live=LiveStatus())

@@ -194,6 +194,15 @@ def write_report(runs:dict, out_path:Path, runs_dir:Path, notebooks:dict|None=No
                          f'<figcaption>{html.escape(name)} {cap}</figcaption></figure></td>')
         frows.append(f'<tr><td class="label">{html.escape(Path(name).stem)}</td>{"".join(cells)}</tr>')
     fhead = ''.join(f'<th>{html.escape(h)}</th>' for h, _ in fcols)
+    notes = []   # stages that did not run, and why (a stage that cannot run on a pair of files says so in results.json)
+    for l in runs:
+        try: st = json.loads((runs_dir/l/'results.json').read_text()).get('stages', {})
+        except (OSError, ValueError): continue
+        for s, e in st.items():
+            if isinstance(e, dict) and e.get('status', 'done') != 'done':
+                why = f": {html.escape(str(e['reason']))}" if e.get('reason') else ''
+                notes.append(f'<li>{html.escape(l)}, {html.escape(s)}: {html.escape(str(e["status"]))}{why}</li>')
+    notes_html = f'<h2>Stages that did not run</h2>\n<ul>{chr(10).join(notes)}</ul>\n' if notes else ''
     out_path.write_text(f'''<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body><h1>{html.escape(title)}</h1>
@@ -203,7 +212,7 @@ run (yet). Percentages are accuracies or rates, &plusmn; a standard error where 
 <table class="numbers"><thead><tr><th class="label">metric</th>{head}</tr></thead><tbody>
 {chr(10).join(rows)}
 </tbody></table>
-<h2>Figures</h2>
+{notes_html}<h2>Figures</h2>
 <table class="figures"><thead><tr><th class="label">figure</th>{fhead}</tr></thead><tbody>
 {chr(10).join(frows)}
 </tbody></table>

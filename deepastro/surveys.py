@@ -6,12 +6,15 @@
 from __future__ import annotations
 import math, functools
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 import numpy as np
 
 # %% auto #0
 __all__ = ['FWHM_TO_SIGMA', 'HLR_TO_SIGMA', 'EXP_HLR_PER_SCALE', 'KOLMOGOROV_C', 'NMGY_ZP', 'SURVEYS', 'SURVEY_PAIRS',
-           'kolmogorov_mtf', 'source_image', 'n_eff_pixels', 'source_noise_factor', 'n_eff_gaussian', 'sky_from_depth',
-           'snr_of', 'Band', 'Survey', 'draw_fwhm', 'get_survey', 'SurveyPair', 'get_pair']
+           'DOMAIN_FORMATS', 'FLUX_UNITS', 'CATALOG_ROLES', 'PAIR_FILES', 'kolmogorov_mtf', 'source_image',
+           'n_eff_pixels', 'source_noise_factor', 'n_eff_gaussian', 'sky_from_depth', 'snr_of', 'Band', 'Survey',
+           'draw_fwhm', 'get_survey', 'SurveyPair', 'PairFileError', 'DomainFile', 'PairFile', 'read_pair_file',
+           'is_pair_file', 'get_pair']
 
 # %% ../nbs/00_surveys.ipynb #84c50690
 FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))  # Gaussian sigma per unit FWHM
@@ -232,6 +235,8 @@ class SurveyPair:
 
     @property
     def surveys(self): return get_survey(self.source), get_survey(self.target)
+    @property
+    def domain_names(self) -> tuple: return self.source, self.target
 
 # %% ../nbs/00_surveys.ipynb #51e5f32b
 SURVEY_PAIRS = {p.name: p for p in (
@@ -246,8 +251,133 @@ SURVEY_PAIRS = {p.name: p for p in (
                'SDSS wide field (source) vs Stripe 82 deep coadd (target): same galaxies, deeper and sharper'),
 )}
 
-def get_pair(name) -> SurveyPair:
-    "The `SurveyPair` called `name` (a `SurveyPair` passes through)"
-    if isinstance(name, SurveyPair): return name
-    try: return SURVEY_PAIRS[name]
-    except KeyError: raise KeyError(f"unknown survey pair {name!r}; valid pairs: {', '.join(SURVEY_PAIRS)}") from None
+# %% ../nbs/00_surveys.ipynb #4d50635b
+class PairFileError(ValueError): "A pair file that does not say what a pair needs"
+
+DOMAIN_FORMATS = ('galaxy10', 'deepadversaries', 'fits', 'deepastro')
+FLUX_UNITS = ('nanomaggies', 'adu', 'display')
+CATALOG_ROLES = ('size_kpc', 'M_r', 'redshift', 'fwhm', 'alpha', 'mag_r')
+
+@dataclass(frozen=True)
+class DomainFile:
+    "One domain of a pair file: where its images are and what the file itself does not say about them"
+    format: str                   # one of DOMAIN_FORMATS
+    path: str                     # the file, the folder (deepadversaries) or the catalogue CSV (fits); absolute once read
+    pixel_scale: float|None = None  # arcsec/pixel of the images (a deepastro dataset carries its own)
+    bands: tuple = ()             # band names in the file's order (a deepastro dataset carries its own)
+    unit: str = 'nanomaggies'     # nanomaggies, adu (needs zero_point) or display (an 8-bit stretch: no flux scale)
+    zero_point: float|tuple|None = None  # unit adu: AB magnitude of one ADU, one number or one per band
+    survey: str = ''              # a name for the reports (default: the file's name)
+    year: int = 10                # deepadversaries: 1 or 10
+    split: str = 'train'          # deepadversaries: train, valid or test
+    taxonomy: str = 'three'       # fits: the class names the catalogue's labels refer to
+    catalog: dict = field(default_factory=dict)  # role (CATALOG_ROLES) -> column of the file's metadata
+
+@dataclass(frozen=True)
+class PairFile:
+    "A survey pair read from a YAML pair file: two domains of files, the common grid, band and class correspondences"
+    name: str                     # the pair's name (its run folder)
+    source: DomainFile            # the labelled domain
+    target: DomainFile            # the domain the model is used on
+    pixel_scale: float            # arcsec/pixel of the common grid
+    size: int                     # stamp side on the common grid, pixels
+    bands: dict = field(default_factory=dict)    # source band -> target band (empty: the bands with the same name)
+    classes: dict = field(default_factory=dict)  # study class -> list of the files' class names (empty: the files' own)
+    unknown: tuple = ()           # classes only the target holds (universal DA)
+    params: dict = field(default_factory=dict)   # stage parameters of this pair
+    description: str = ''
+    file: str = ''                # the pair file it was read from
+    paired: bool = False          # the same galaxies in both domains (never assumed for files)
+    @property
+    def stamp(self) -> int: return self.size
+    @property
+    def domain_names(self) -> tuple: return self.source.survey, self.target.survey
+
+# %% ../nbs/00_surveys.ipynb #1a0ef48b
+def _need(cond, where, msg):
+    if not cond: raise PairFileError(f"{where}: {msg}")
+
+def _domain(d, key, base, where) -> DomainFile:
+    w = f"{where}: {key}"
+    _need(isinstance(d, dict), w, f"must be a mapping with at least 'format' and 'path', got {d!r}")
+    bad = sorted(set(d) - {f.name for f in DomainFile.__dataclass_fields__.values()})
+    _need(not bad, w, f"unknown key(s) {bad}; a domain takes {', '.join(DomainFile.__dataclass_fields__)}")
+    _need(d.get('format') in DOMAIN_FORMATS, f"{w}.format", f"must be one of {DOMAIN_FORMATS}, got {d.get('format')!r}")
+    _need(isinstance(d.get('path'), str) and d['path'], f"{w}.path", "missing: the file (or folder) of this domain's images")
+    path = (base / d['path']).resolve()
+    if not path.exists(): raise FileNotFoundError(f"{w}.path: {path} not found")
+    fmt = d['format']
+    if fmt != 'deepastro':
+        ps = d.get('pixel_scale')
+        _need(isinstance(ps, (int, float)) and not isinstance(ps, bool) and 0 < ps < 100, f"{w}.pixel_scale",
+              f"missing or not a pixel scale in arcsec/pixel (got {ps!r}): a {fmt} file does not say it")
+        bands = d.get('bands')
+        _need(isinstance(bands, list) and bands and all(isinstance(b, str) for b in bands) and len(set(bands)) == len(bands),
+              f"{w}.bands", f"missing or not a list of distinct band names in the file's order (got {bands!r})")
+    unit = d.get('unit', 'nanomaggies')
+    _need(unit in FLUX_UNITS, f"{w}.unit", f"must be one of {FLUX_UNITS}, got {unit!r}")
+    _need(unit != 'adu' or d.get('zero_point') is not None, f"{w}.zero_point", "unit 'adu' needs the AB zero point of each band")
+    cat = d.get('catalog', {}) or {}
+    _need(isinstance(cat, dict) and set(cat) <= set(CATALOG_ROLES), f"{w}.catalog", f"roles must be among {CATALOG_ROLES}, got {cat!r}")
+    zp = d.get('zero_point'); zp = tuple(zp) if isinstance(zp, list) else zp
+    return DomainFile(**{**d, 'path': str(path), 'bands': tuple(d.get('bands') or ()), 'catalog': dict(cat), 'zero_point': zp,
+                         'survey': d.get('survey') or Path(d['path']).stem})
+
+def read_pair_file(path # a YAML pair file
+                  ) -> PairFile:
+    "The `PairFile` of `path`, every key checked (PairFileError naming the file and the key; FileNotFoundError for files)"
+    import yaml
+    path = Path(path).resolve()
+    if not path.exists(): raise FileNotFoundError(f"pair file not found: {path}")
+    try: d = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e: raise PairFileError(f"{path}: not valid YAML ({e})") from None
+    _need(isinstance(d, dict), path, "a pair file is a mapping (name, source, target, pixel_scale, size, ...)")
+    keys = [f for f in PairFile.__dataclass_fields__ if f not in ('file', 'paired')]
+    bad = sorted(set(d) - set(keys)); _need(not bad, path, f"unknown key(s) {bad}; a pair file takes {', '.join(keys)}")
+    for k in ('name', 'source', 'target', 'pixel_scale', 'size'): _need(k in d, path, f"missing key {k!r}")
+    name = d['name']
+    _need(isinstance(name, str) and name and all(c.isalnum() or c in '-_.' for c in name), f"{path}: name",
+          f"must be letters, digits, '-', '_' or '.', got {name!r}")
+    _need(name not in SURVEY_PAIRS, f"{path}: name", f"{name!r} is a built-in pair; give yours another name")
+    ps, size = d['pixel_scale'], d['size']
+    _need(isinstance(ps, (int, float)) and not isinstance(ps, bool) and 0 < ps < 100, f"{path}: pixel_scale", f"must be arcsec/pixel > 0, got {ps!r}")
+    _need(isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 1024, f"{path}: size", f"must be an integer number of pixels in 8..1024, got {size!r}")
+    src, tgt = _domain(d['source'], 'source', path.parent, path), _domain(d['target'], 'target', path.parent, path)
+    bands = d.get('bands') or {}
+    _need(isinstance(bands, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in bands.items()), f"{path}: bands",
+          f"must map source band names to target band names, got {bands!r}")
+    sb, tb = src.bands, tgt.bands    # a deepastro dataset names its bands itself: checked when it is read
+    if sb and tb:
+        bad = [b for b in bands if b not in sb] + [b for b in bands.values() if b not in tb]
+        _need(not bad, f"{path}: bands", f"names bands {bad} that the domains do not have (source {list(sb)}, target {list(tb)})")
+        _need(bands or set(sb) & set(tb), f"{path}: bands", f"the source {list(sb)} and the target {list(tb)} share no band: map them")
+    classes = d.get('classes') or {}
+    _need(isinstance(classes, dict) and all(isinstance(v, list) and v and all(isinstance(c, str) for c in v) for v in classes.values()),
+          f"{path}: classes", "must map each study class to a non-empty list of the files' class names")
+    seen = [c for v in classes.values() for c in v]
+    dup = sorted({c for c in seen if seen.count(c) > 1}); _need(not dup, f"{path}: classes", f"file classes {dup} are mapped twice")
+    unknown = d.get('unknown') or []
+    _need(isinstance(unknown, list) and all(isinstance(c, str) for c in unknown), f"{path}: unknown", f"must be a list of class names, got {unknown!r}")
+    _need(not classes or set(unknown) <= set(classes), f"{path}: unknown", f"classes {sorted(set(unknown) - set(classes))} are not study classes {list(classes)}")
+    params = d.get('params') or {}
+    _need(isinstance(params, dict) and not any(isinstance(v, (dict, list)) for v in params.values()), f"{path}: params",
+          "must be a flat mapping of stage parameters")
+    return PairFile(name, src, tgt, float(ps), size, dict(bands), {k: list(v) for k, v in classes.items()}, tuple(unknown),
+                    dict(params), str(d.get('description', '')), str(path))
+
+# %% ../nbs/00_surveys.ipynb #09e215a1
+PAIR_FILES: dict = {}   # name -> PairFile read in this process
+
+def is_pair_file(pair) -> bool:
+    "Whether `pair` names a pair file (a `PairFile`, or a path ending in .yaml or .yml)"
+    return isinstance(pair, PairFile) or (isinstance(pair, (str, Path)) and str(pair).endswith(('.yaml', '.yml')))
+
+def get_pair(name) -> SurveyPair|PairFile:
+    "The built-in `SurveyPair` called `name`, or the `PairFile` at path `name` (either passes through)"
+    if isinstance(name, (SurveyPair, PairFile)): return name
+    if is_pair_file(name):
+        p = read_pair_file(name); PAIR_FILES[p.name] = p
+        return p
+    if name in SURVEY_PAIRS: return SURVEY_PAIRS[name]
+    if name in PAIR_FILES: return PAIR_FILES[name]
+    raise KeyError(f"unknown survey pair {name!r}; valid pairs: {', '.join(SURVEY_PAIRS)}, or the path of a pair file (.yaml)")
