@@ -48,21 +48,26 @@ def g10_dir(tmp_path_factory):
     (d / 'pair.yaml').write_text(yaml.safe_dump(G10_PAIR, sort_keys=False)); return d
 
 def test_cli_runs_a_galaxy10_pair_and_says_what_cannot_run(g10_dir):
+    "Your data and your network at once: a pair file, and a network from a module on PYTHONPATH in the stage kernels"
+    from test_your_model import USER_NETS
+    (g10_dir / 'lab_nets_cli.py').write_text(USER_NETS)
     r = subprocess.run(CLI + ['run', 'pair.yaml', '--quick', '--stages', 'robustness', '-p', 'n_galaxies', '150', '-p', 'epochs', '1', '-p', 'methods', 'mmd:1', '-p', 'oracle', 'false',
-                              '--runs-dir', 'runs'], cwd=g10_dir, capture_output=True, text=True, timeout=900)
+                              '-p', 'arch', 'lab_nets_cli:make', '--runs-dir', 'runs'], cwd=g10_dir, capture_output=True, text=True, timeout=900,
+                       env={**os.environ, 'PYTHONPATH': '.'})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     res = json.loads((g10_dir / 'runs' / 'g10-small' / 'seed-0' / 'results.json').read_text())
     st = res['stages']
     assert [st[s]['status'] for s in ('data', 'baseline', 'da')] == ['done'] * 3
     assert st['robustness']['status'] == 'not applicable' and 'simulated pairs' in st['robustness']['reason']
+    assert res['baseline']['arch'] == 'lab_nets_cli:make' and (g10_dir / 'runs' / 'g10-small' / 'seed-0' / 'models' / 'da_lab_nets_cli-make.pth').exists()
     assert res['baseline']['source']['n'] > 0 and res['baseline']['accuracy_vs_alpha'] == {'reason': "the source catalogue has no resolution column 'alpha' (R_e / FWHM)"}
     x, meta, prov = load_dataset(res['data']['files']['target'])
     assert x.shape[1:] == (3, 64, 64) and prov['bands'] == ['g', 'r', 'z'] and prov['classes'] == ['smooth', 'disk']
     assert set(meta.class_name) <= {'smooth', 'disk', 'merger'} and 'file_class' in meta
     report = (g10_dir / 'runs' / 'report.html').read_text()
     assert 'Stages that did not run' in report and 'robustness: not applicable' in report
-    r = subprocess.run(CLI + ['run', 'pair.yaml', '--quick', '--stages', 'data', '--seeds', '0,1', '-p', 'n_galaxies', '150', '--runs-dir', 'runs'],
-                       cwd=g10_dir, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(CLI + ['run', 'pair.yaml', '--quick', '--stages', 'data', '--seeds', '0,1', '-p', 'n_galaxies', '150', '-p', 'arch', 'lab_nets_cli:make',
+                              '--runs-dir', 'runs'], cwd=g10_dir, capture_output=True, text=True, timeout=600, env={**os.environ, 'PYTHONPATH': '.'})
     assert r.returncode == 0, r.stderr[-3000:]
     assert (g10_dir / 'runs' / 'g10-small' / 'seed-1' / 'results.json').exists()
     seeds = pd.read_csv(g10_dir / 'runs' / 'g10-small' / 'seeds.csv')
