@@ -11,7 +11,7 @@ class BuildWithNotebooks(build_py):
         src, dst = Path('nbs'), Path(self.build_lib) / 'deepastro' / 'nbs'
         if not (src / '02_data.ipynb').exists(): raise FileNotFoundError("nbs/ (the stage notebooks) is missing from the source tree")
         shutil.rmtree(dst, ignore_errors=True)        # no stale notebooks of an earlier build
-        for pattern in ('[0-9][0-9]_*.ipynb', 'index.ipynb', 'params/*.yaml', 'images/*', 'measured/*'):
+        for pattern in ('[0-9][0-9]_*.ipynb', 'index.ipynb', 'params/*.yaml', 'pairs/*.yaml', 'images/*', 'measured/*'):
             for f in src.glob(pattern):
                 (dst / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, dst / f.relative_to(src))

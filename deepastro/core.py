@@ -8,23 +8,30 @@ import os, json, math, time, tempfile, contextlib, dataclasses
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_write', 'file_lock', 'clean_stale_scratch', 'scratch_dir', 'heap_alloc', 'set_kernel_threads', 'error_text',
-           'read_results', 'update_results', 'transient', 'Record', 'save_record', 'load_record', 'mean_se', 'progress',
-           'eta_text']
+__all__ = ['atomic_path', 'atomic_write', 'file_lock', 'clean_stale_scratch', 'scratch_dir', 'nbs_dir', 'heap_alloc',
+           'set_kernel_threads', 'error_text', 'read_results', 'update_results', 'transient', 'Record', 'save_record',
+           'load_record', 'mean_se', 'progress', 'eta_text']
 
 # %% ../nbs/00_core.ipynb #87f37fd4
+@contextlib.contextmanager
+def atomic_path(path # the file to write
+               ):
+    "A temporary path beside `path` to write to; it becomes `path` when the block ends without error, and is removed otherwise"
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent); os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp): os.remove(tmp)
+        raise
+
 def atomic_write(path, # the file to write
                  write_fn, # called with the temporary path; writes the whole content there
                 ) -> Path:
     "Call `write_fn(tmp_path)` then rename the temporary file to `path`; on failure nothing is left behind"
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent); os.close(fd)
-    try:
-        write_fn(tmp); os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
-    return path
+    with atomic_path(path) as tmp: write_fn(tmp)
+    return Path(path)
 
 # %% ../nbs/00_core.ipynb #d767e74e
 @contextlib.contextmanager
@@ -61,6 +68,16 @@ def scratch_dir(prefix:str='deepastro-') -> Path:
     clean_stale_scratch(prefix)
     d = Path(tempfile.mkdtemp(prefix=f'{prefix}{os.getpid()}-')); atexit.register(shutil.rmtree, d, ignore_errors=True)
     return d
+
+# %% ../nbs/00_core.ipynb #7cf95175
+def nbs_dir() -> Path:
+    "The folder of the stage notebooks, pair files and parameter files: inside the installed package, or the checkout's `nbs/`"
+    import deepastro
+    pkg = Path(deepastro.__file__).resolve().parent
+    if (pkg.parent / 'settings.ini').exists() and (pkg.parent / 'nbs' / '02_data.ipynb').exists(): return pkg.parent / 'nbs'   # a checkout
+    for p in (pkg / 'nbs', pkg.parent / 'nbs'):
+        if (p / '02_data.ipynb').exists(): return p
+    raise FileNotFoundError(f"stage notebooks not found in {pkg / 'nbs'} nor {pkg.parent / 'nbs'}: reinstall deepastro")
 
 # %% ../nbs/00_core.ipynb #13100150
 import ctypes, ctypes.util

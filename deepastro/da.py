@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from fastai.callback.core import Callback
 from fastai.learner import Metric
 from .models import latent_of
-from .data import dihedral
+from .data import dihedral, FileImages, block_order, WINDOW
 from .perturb import noise_sigma
 
 # %% auto #0
@@ -97,7 +97,10 @@ def dann_lambda(p:float) -> float:
 class TargetFeed(Callback):
     "Draw an unlabelled target batch every training step and expose source/target latents and logits"
     order = -10
-    def __init__(self, target_x:torch.Tensor, mode:str='joint', seed:int=0):
+    def __init__(self, target_x, # unlabelled target images: a tensor, or a `FileImages` (read a window of batches at a time)
+                 mode:str='joint', # 'joint': one forward pass over source and target (shared batch-norm statistics); 'separate'
+                 seed:int=0, # fixes the order the target images are drawn in
+                ):
         if mode not in ('joint', 'separate'): raise ValueError(f"mode must be 'joint' or 'separate', got {mode!r}")
         if target_x is None or len(target_x) == 0: raise ValueError("TargetFeed needs target images (got none)")
         self.target_x, self.mode, self.seed = target_x, mode, seed
@@ -114,11 +117,16 @@ class TargetFeed(Callback):
         self.gen = torch.Generator().manual_seed(self.seed); self._order, self._pos = None, 0
 
     def _next(self, n):
+        from_file = isinstance(self.target_x, FileImages)
         if self._order is None or self._pos + n > len(self._order):
-            self._order = torch.randperm(len(self.target_x), generator=self.gen); self._pos = 0
-        i = self._order[self._pos:self._pos + min(n, len(self._order))]; self._pos += len(i)
-        self.t_idx = i                 # which target images this step drew (memory banks index by it)
-        return self.target_x[i].to(self.xb[0].device)
+            self._order = (block_order(len(self.target_x), n, WINDOW, self.gen) if from_file else
+                           torch.randperm(len(self.target_x), generator=self.gen)); self._pos = 0; self._buf = None
+        a = self._pos; b = a + min(n, len(self._order)); self._pos = b
+        self.t_idx = self._order[a:b]  # which target images this step drew (memory banks index by it)
+        if not from_file: return self.target_x[self.t_idx].to(self.xb[0].device)
+        if self._buf is None or b > self._buf[1]:   # a file is read a window of batches at a time
+            e = min(len(self._order), a + WINDOW * (b - a)); self._buf = (a, e, self.target_x[self._order[a:e]])
+        return self._buf[2][a - self._buf[0]:b - self._buf[0]].to(self.xb[0].device)
 
     def before_batch(self):
         if not self.training: return

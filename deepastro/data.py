@@ -4,30 +4,36 @@
 
 # %% ../nbs/02_data.ipynb #46b83cc1
 from __future__ import annotations
-import os, json, hashlib, tempfile, time, math, contextlib
+import os, copy, json, hashlib, tempfile, time, math, contextlib
 from pathlib import Path
 import numpy as np, pandas as pd, torch, h5py
 from .surveys import get_survey, get_pair, SurveyPair, PairFile, DomainFile, FLUX_UNITS
 from .simulate import draw_population, simulate_pair, class_names, check_population_params, ANOMALY_CLASSES
-from .core import atomic_write, scratch_dir
+from .core import atomic_path, scratch_dir, progress
 
 # %% auto #0
-__all__ = ['FORMAT', 'DataError', 'check_images', 'save_dataset', 'read_provenance', 'load_dataset', 'dataset_key',
-           'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'read_fits_cutouts', 'overlap_matrix',
-           'resample', 'match_bands', 'to_nanomaggies', 'read_domain', 'map_classes', 'make_file_pair_dataset',
-           'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader', 'PairData', 'DataResult',
-           'run_data']
+__all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_BLOCK', 'FILE_BLOCK', 'WINDOW', 'FIT_IMAGES',
+           'DataError', 'check_shape', 'check_images', 'DatasetWriter', 'save_dataset', 'read_provenance', 'read_meta',
+           'load_dataset', 'FileImages', 'block_order', 'dataset_key', 'make_pair_dataset', 'read_galaxy10',
+           'read_deepadversaries', 'read_fits_cutouts', 'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies',
+           'read_domain', 'map_classes', 'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral',
+           'ArrayDataset', 'ArrayDataLoader', 'memory_budget_gb', 'take_rows', 'PairData', 'DataResult', 'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
     "A data file or array is not what deepastro expects"
 
+def check_shape(shape:tuple, source:str='images', n_bands:int|None=None) -> tuple:
+    "Validate the shape of an (N, bands, H, W) image array, and its band count if given"
+    shape = tuple(shape)
+    if len(shape) != 4: raise DataError(f"{source}: images must have shape (N, bands, H, W), got shape {shape}")
+    if n_bands is not None and shape[1] != n_bands:
+        raise DataError(f"{source}: expected {n_bands} bands, got {shape[1]} (shape {shape})")
+    return shape
+
 def check_images(images, source:str='images', n_bands:int|None=None) -> np.ndarray:
     "Validate an (N, bands, H, W) image array: shape, band count and finite pixels"
-    a = np.asarray(images)
-    if a.ndim != 4: raise DataError(f"{source}: images must have shape (N, bands, H, W), got shape {a.shape}")
-    if n_bands is not None and a.shape[1] != n_bands:
-        raise DataError(f"{source}: expected {n_bands} bands, got {a.shape[1]} (shape {a.shape})")
+    a = np.asarray(images); check_shape(a.shape, source, n_bands)
     bad = int(a.size - np.isfinite(a).sum()) if a.dtype.kind == 'f' else 0
     if bad:
         nimg = int((~np.isfinite(a)).any(axis=(1, 2, 3)).sum())
@@ -36,30 +42,83 @@ def check_images(images, source:str='images', n_bands:int|None=None) -> np.ndarr
 
 # %% ../nbs/02_data.ipynb #2cdd469c
 FORMAT = 'deepastro-1'
+CHUNK_BYTES = 1 << 20      # an HDF5 chunk of images holds whole images, about this many bytes
+FLOAT16_MAX = 65504.       # the largest finite float16
 
 def _version():
     try:
         from deepastro import __version__; return __version__
     except Exception: return 'unknown'
 
-def save_dataset(path, images, meta:pd.DataFrame, provenance:dict) -> Path:
+class DatasetWriter:
+    "A deepastro HDF5 dataset written block by block: the images need never be in memory all at once"
+    def __init__(self, path, # the file; it appears only when the writer closes without error
+                 provenance:dict, # what made the data (survey, bands, pixel scale, seed, ...)
+                 dtype:str='float32', # 'float32', or 'float16' (half the size; where 11 bits of precision are enough)
+                ):
+        if dtype not in ('float32', 'float16'): raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}")
+        self.path, self.provenance, self.dtype = Path(path), dict(provenance), dtype
+        self.n, self.metas, self.err2, self.ds = 0, [], 0., None
+
+    def __enter__(self):
+        self._stack = contextlib.ExitStack()
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        self.f = self._stack.enter_context(h5py.File(tmp, 'w'))     # closed before the rename (last in, first out)
+        return self
+
+    def append(self, images, # (N, bands, H, W) fluxes (or display values) of N galaxies
+               meta:pd.DataFrame, # their N metadata rows
+              ):
+        "Add a block of images and their metadata rows; checked for finite pixels, one image shape and one row per image"
+        where = f"{self.path} (rows {self.n}..{self.n + len(images) - 1})"
+        a = check_images(np.asarray(images, dtype=np.float32), where)
+        if len(meta) != len(a): raise DataError(f"{self.path}: {len(a)} images but {len(meta)} metadata rows")
+        dup = sorted({c for c in meta.columns if list(meta.columns).count(c) > 1})
+        if dup: raise DataError(f"{self.path}: metadata columns {dup} appear more than once")
+        if self.metas and list(meta.columns) != list(self.metas[0].columns):
+            raise DataError(f"{where}: metadata columns {list(meta.columns)} differ from the first block's {list(self.metas[0].columns)}")
+        if self.ds is None:
+            rows = int(max(1, CHUNK_BYTES // (np.prod(a.shape[1:]) * np.dtype(self.dtype).itemsize)))
+            self.ds = self.f.create_dataset('images', (0, *a.shape[1:]), self.dtype, maxshape=(None, *a.shape[1:]),
+                                            chunks=(rows, *a.shape[1:]))
+        elif a.shape[1:] != self.ds.shape[1:]:
+            raise DataError(f"{where}: images of shape {a.shape[1:]} after images of shape {self.ds.shape[1:]}")
+        if self.dtype == 'float16':
+            big = float(np.abs(a).max(initial=0))
+            if big > FLOAT16_MAX: raise DataError(f"{where}: pixel value {big:g} does not fit float16 (max {FLOAT16_MAX:g}): store float32")
+            h = a.astype(np.float16); self.err2 += float(np.square(h.astype(np.float64) - a).sum()); a = h
+        self.ds.resize(self.n + len(a), axis=0); self.ds[self.n:] = a
+        self.n += len(a); self.metas.append(meta.reset_index(drop=True))
+        return self
+
+    def _finish(self):
+        if self.ds is None: raise DataError(f"{self.path}: no images were written")
+        meta = pd.concat(self.metas, ignore_index=True)
+        prov = {**self.provenance, 'columns': list(meta.columns), 'storage': self.dtype, 'deepastro_version': _version(),
+                'created': time.strftime('%Y-%m-%dT%H:%M:%S')}
+        if self.dtype == 'float16': prov['float16_rms_error'] = math.sqrt(self.err2 / self.ds.size)
+        self.f.attrs['format'] = FORMAT; self.f.attrs['provenance'] = json.dumps(prov, default=str)
+        g = self.f.create_group('meta')
+        for c in meta.columns:
+            v = meta[c].values
+            if v.dtype.kind in 'OUS': g.create_dataset(c, data=v.astype(str).astype(object), dtype=h5py.string_dtype())
+            else: g.create_dataset(c, data=v)
+
+    def __exit__(self, typ, val, tb):
+        if typ is None:
+            try: self._finish()
+            except BaseException as e: self._stack.__exit__(type(e), e, e.__traceback__); raise
+        return self._stack.__exit__(typ, val, tb)
+
+def save_dataset(path, # the file
+                 images, # (N, bands, H, W)
+                 meta:pd.DataFrame, # N rows
+                 provenance:dict, # what made the data
+                 dtype:str='float32', # storage type (see `DatasetWriter`)
+                ) -> Path:
     "Write images, metadata and provenance to the deepastro HDF5 file `path`, atomically"
-    images = check_images(np.asarray(images, dtype=np.float32), str(path))
-    if len(meta) != len(images): raise DataError(f"{path}: {len(images)} images but {len(meta)} metadata rows")
-    dup = sorted({c for c in meta.columns if list(meta.columns).count(c) > 1})
-    if dup: raise DataError(f"{path}: metadata columns {dup} appear more than once")
-    prov = {**provenance, 'columns': list(meta.columns), 'deepastro_version': _version(),
-            'created': time.strftime('%Y-%m-%dT%H:%M:%S')}
-    def write(tmp):
-        with h5py.File(tmp, 'w') as f:
-            f.attrs['format'] = FORMAT; f.attrs['provenance'] = json.dumps(prov, default=str)
-            f.create_dataset('images', data=images, chunks=(1, *images.shape[1:]))
-            g = f.create_group('meta')
-            for c in meta.columns:
-                v = meta[c].values
-                if v.dtype.kind in 'OUS': g.create_dataset(c, data=v.astype(str).astype(object), dtype=h5py.string_dtype())
-                else: g.create_dataset(c, data=v)
-    return atomic_write(path, write)
+    with DatasetWriter(path, provenance, dtype) as w: w.append(images, meta)
+    return Path(path)
 
 # %% ../nbs/02_data.ipynb #9f5426dd
 def _open(path):
@@ -68,27 +127,126 @@ def _open(path):
     try: return h5py.File(path, 'r')
     except OSError as e: raise DataError(f"{path}: not a readable HDF5 file ({e})") from None
 
+def _check_format(f, path):
+    if f.attrs.get('format') != FORMAT or 'images' not in f or 'meta' not in f:
+        raise DataError(f"{path}: not a deepastro dataset (needs /images, /meta and format={FORMAT!r}; format is {f.attrs.get('format')!r})")
+
 def read_provenance(path) -> dict:
     "The provenance dictionary of a deepastro HDF5 file"
+    with _open(path) as f: _check_format(f, path); return json.loads(f.attrs['provenance'])
+
+def read_meta(path) -> tuple:
+    "The metadata table and provenance of a deepastro HDF5 file, without its images"
     with _open(path) as f:
-        if f.attrs.get('format') != FORMAT: raise DataError(f"{path}: not a deepastro dataset (format {f.attrs.get('format')!r})")
-        return json.loads(f.attrs['provenance'])
+        _check_format(f, path)
+        meta = pd.DataFrame({c: (f['meta'][c].asstr()[()] if h5py.check_string_dtype(f['meta'][c].dtype) else f['meta'][c][()])
+                             for c in f['meta']})
+        prov, n = json.loads(f.attrs['provenance']), len(f['images'])
+    cols = prov.get('columns')
+    if cols: meta = meta[cols]
+    if len(meta) != n: raise DataError(f"{path}: {n} images but {len(meta)} metadata rows")
+    return meta, prov
 
 def load_dataset(path, n_bands:int|None=None):
     "Images (float32 array), metadata table and provenance from a deepastro HDF5 file"
-    with _open(path) as f:
-        if f.attrs.get('format') != FORMAT or 'images' not in f or 'meta' not in f:
-            raise DataError(f"{path}: not a deepastro dataset (needs /images, /meta and format={FORMAT!r})")
-        images = check_images(f['images'][()], str(path), n_bands)
-        meta = pd.DataFrame({c: (f['meta'][c].asstr()[()] if h5py.check_string_dtype(f['meta'][c].dtype) else f['meta'][c][()])
-                             for c in f['meta']})
-        prov = json.loads(f.attrs['provenance'])
-    cols = prov.get('columns')
-    if cols: meta = meta[cols]
-    if len(meta) != len(images): raise DataError(f"{path}: {len(images)} images but {len(meta)} metadata rows")
+    meta, prov = read_meta(path)
+    with _open(path) as f: images = check_images(f['images'][()].astype(np.float32, copy=False), str(path), n_bands)
     return images, meta, prov
 
+# %% ../nbs/02_data.ipynb #d8aadf5a
+MAX_GAP = 16       # rows at most this far apart are read as one slice of the file
+MAX_SPAN = 512     # ... of at most this many rows
+
+def _runs(u:np.ndarray) -> list:
+    "Split sorted unique rows `u` into (start, stop) positions of runs read as one slice"
+    out, a = [], 0
+    for i in range(1, len(u) + 1):
+        if i == len(u) or u[i] - u[i - 1] > MAX_GAP or u[i] - u[a] >= MAX_SPAN: out.append((a, i)); a = i
+    return out
+
+class FileImages:
+    "The (N, bands, H, W) images of a file, or some of its rows, read when indexed"
+    def __init__(self, path, # a deepastro or Galaxy10 HDF5 file, or a .npy array
+                 key:str='images', # the HDF5 dataset holding the images
+                 rows=None, # the file rows this view holds, in this order (None: all)
+                 transform=None, # applied to every tensor read (a fitted `ArcsinhScaler`)
+                 channels_last:bool=False, # the file holds (N, H, W, bands) (Galaxy10)
+                 scale:float=1., # multiplies what is read (1/255 for 8-bit display values)
+                ):
+        self.path, self.key, self.transform, self.channels_last, self.scale = Path(path), key, transform, channels_last, scale
+        self._f = None
+        a = self._array()
+        shape = tuple(a.shape); self.dtype = a.dtype; self._f = None
+        check_shape(shape, str(self.path))
+        self.file_shape = (shape[0], shape[3], shape[1], shape[2]) if channels_last else shape
+        self.rows = np.arange(shape[0]) if rows is None else np.asarray(rows, np.int64).reshape(-1)
+        if len(self.rows) and (self.rows.min() < 0 or self.rows.max() >= shape[0]):
+            raise IndexError(f"{self.path}: rows outside 0..{shape[0] - 1}")
+
+    def _array(self):
+        "The file's image array (opened once per process)"
+        if self._f is None or self._pid != os.getpid():
+            self._pid = os.getpid()
+            if self.path.suffix == '.npy':
+                if not self.path.exists(): raise FileNotFoundError(f"image file not found: {self.path}")
+                try: self._f = np.load(self.path, mmap_mode='r')
+                except (ValueError, OSError, EOFError) as e: raise DataError(f"{self.path}: unreadable .npy file ({e})") from None
+            else:
+                f = _open(self.path)
+                if self.key not in f: raise DataError(f"{self.path}: no dataset {self.key!r}; found {sorted(f.keys())}")
+                self._f = f
+        return self._f if self.path.suffix == '.npy' else self._f[self.key]
+
+    @property
+    def shape(self) -> tuple: return (len(self.rows), *self.file_shape[1:])
+    def __len__(self): return len(self.rows)
+    def __repr__(self): return f"FileImages({self.path.name}: {len(self)} of {self.file_shape[0]} rows, {self.dtype})"
+    def __getstate__(self): return {**self.__dict__, '_f': None}     # a copy in another process opens the file itself
+
+    def _pos(self, idx):
+        return self.rows[idx.numpy() if isinstance(idx, torch.Tensor) else idx]
+
+    def subset(self, idx # slice, integer array or boolean mask
+              ) -> FileImages:
+        "A view of some of these images; nothing is read"
+        v = copy.copy(self); v._f = None; v.rows = np.atleast_1d(self._pos(idx)); return v
+
+    def read(self, idx) -> np.ndarray:
+        "Images at positions `idx` as a float32 array, without the transform"
+        r = self._pos(idx); single = np.ndim(r) == 0; r = np.atleast_1d(r)
+        u, inv = np.unique(r, return_inverse=True)
+        a = self._array(); out = np.empty((len(u), *self.file_shape[1:]), np.float32)
+        for s, e in _runs(u):
+            block = np.asarray(a[u[s]:u[e - 1] + 1])[u[s:e] - u[s]]
+            out[s:e] = np.moveaxis(block, -1, 1) if self.channels_last else block
+        if self.scale != 1: out *= np.float32(self.scale)
+        out = out[inv.reshape(-1)]
+        return out[0] if single else out
+
+    def __getitem__(self, idx) -> torch.Tensor:
+        "Images at positions `idx` (int, slice, integer array or tensor, boolean mask; then band and pixel indices) as a float32 tensor"
+        if isinstance(idx, tuple):      # rows first, then what a tensor takes: x[k, 1], x[:8, :, :32, :32]
+            x = self[idx[0]]; return x[idx[1:]] if x.ndim == 3 else x[(slice(None),) + idx[1:]]
+        x = torch.from_numpy(self.read(idx))
+        if self.transform is None: return x
+        return self.transform(x[None])[0] if x.ndim == 3 else self.transform(x)
+
+# %% ../nbs/02_data.ipynb #53f37709
+def block_order(n:int, # positions 0..n-1
+                block:int, # consecutive positions per block
+                window:int, # blocks whose positions are shuffled together
+                gen:torch.Generator, # the seeded generator
+               ) -> torch.Tensor:
+    "A permutation of range(n) shuffled by blocks: blocks in random order, positions shuffled within each window of blocks"
+    starts = torch.randperm(math.ceil(n / block), generator=gen) * block; out = []
+    for w in range(0, len(starts), window):
+        pos = torch.cat([torch.arange(s, min(n, s + block)) for s in starts[w:w + window].tolist()])
+        out.append(pos[torch.randperm(len(pos), generator=gen)])
+    return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
 # %% ../nbs/02_data.ipynb #07daddec
+SIM_BLOCK = 2000   # galaxies simulated and written at a time: the data stage's memory does not grow with n
+
 def dataset_key(**params) -> str:
     "Short hash of the parameters that determine a dataset"
     return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -100,7 +258,8 @@ def make_pair_dataset(pair, n:int, out_dir, seed:int=0, population:dict|None=Non
     if isinstance(p, PairFile): return make_file_pair_dataset(p, n, out_dir, seed, force, verbose)   # a pair of files (see below)
     if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
     pop_params = check_population_params({**p.population, **(population or {}), 'anomaly_fraction': anomaly_fraction})
-    key = dataset_key(pair=p.name, n=n, seed=seed, population=pop_params, stamp=p.stamp, version=FORMAT)
+    key = dataset_key(pair=p.name, n=n, seed=seed, population=pop_params, stamp=p.stamp, version=FORMAT,
+                      **(dict(block=SIM_BLOCK) if n > SIM_BLOCK else {}))
     out_dir = Path(out_dir)
     paths = {d: out_dir / f'{p.name}_{d}_{key}.h5' for d in ('source', 'target')}
     if not force and all(q.exists() for q in paths.values()):
@@ -108,20 +267,21 @@ def make_pair_dataset(pair, n:int, out_dir, seed:int=0, population:dict|None=Non
         return paths
     t0 = time.perf_counter()
     pop_s = draw_population(n, p.taxonomy, pop_params, seed=seed)
-    if p.paired:
-        (img_s, meta_s), (img_t, meta_t) = simulate_pair(pop_s, p.source, p.target, p.stamp, seed=seed + 1)
-    else:
-        from deepastro.simulate import simulate
-        pop_t = draw_population(n, p.taxonomy, pop_params, seed=seed + 1000)
-        img_s, meta_s = simulate(pop_s, p.source, p.stamp, seed=seed + 1)
-        img_t, meta_t = simulate(pop_t, p.target, p.stamp, seed=seed + 2)
-    for d, img, meta, sv in (('source', img_s, meta_s, p.source), ('target', img_t, meta_t, p.target)):
-        s = get_survey(sv)
-        prov = dict(kind='simulated', pair=p.name, domain=d, survey=s.name, bands=list(s.band_names),
-                    pixel_scale=s.pixel_scale, stamp=p.stamp, taxonomy=p.taxonomy, paired=p.paired,
-                    classes=list(class_names(p.taxonomy)), anomaly_classes=list(ANOMALY_CLASSES), population=pop_params, seed=seed,
-                    units='nanomaggies')
-        save_dataset(paths[d], img.numpy(), meta, prov)
+    pop_t = pop_s if p.paired else draw_population(n, p.taxonomy, pop_params, seed=seed + 1000)
+    prov = {d: dict(kind='simulated', pair=p.name, domain=d, survey=s.name, bands=list(s.band_names), pixel_scale=s.pixel_scale,
+                    stamp=p.stamp, taxonomy=p.taxonomy, paired=p.paired, classes=list(class_names(p.taxonomy)),
+                    anomaly_classes=list(ANOMALY_CLASSES), population=pop_params, seed=seed, units='nanomaggies')
+            for d, s in (('source', get_survey(p.source)), ('target', get_survey(p.target)))}
+    with DatasetWriter(paths['source'], prov['source']) as ws, DatasetWriter(paths['target'], prov['target']) as wt:
+        for k, a in enumerate(range(0, n, SIM_BLOCK)):
+            sd = seed + 1000 * k      # the first block has the seeds of an unblocked simulation
+            ps, pt = (q.iloc[a:a + SIM_BLOCK].reset_index(drop=True) for q in (pop_s, pop_t))
+            if p.paired: (img_s, meta_s), (img_t, meta_t) = simulate_pair(ps, p.source, p.target, p.stamp, seed=sd + 1)
+            else:
+                from deepastro.simulate import simulate
+                img_s, meta_s = simulate(ps, p.source, p.stamp, seed=sd + 1); img_t, meta_t = simulate(pt, p.target, p.stamp, seed=sd + 2)
+            ws.append(img_s.numpy(), meta_s); wt.append(img_t.numpy(), meta_t)
+            if n > SIM_BLOCK: progress(f'simulated {min(n, a + SIM_BLOCK)} of {n} galaxies per domain')
     if verbose: print(f"simulated {n} galaxies x 2 domains of {p.name} in {time.perf_counter() - t0:.1f} s")
     return paths
 
@@ -130,27 +290,35 @@ def _require(f, keys, path):
     miss = [k for k in keys if k not in f]
     if miss: raise DataError(f"{path}: missing dataset(s) {miss}; found {sorted(f.keys())}")
 
-def read_galaxy10(path, survey:str|None=None):
+def read_galaxy10(path, # a Galaxy10 HDF5 file: 'images' (N, H, W, 3), 'ans' (labels 0-9)
+                  survey:str|None=None, # 'sdss' or 'decals' (None: decals if the images are at least 128 pixels wide)
+                  lazy:bool=False, # return the images as a `FileImages` (read when indexed) instead of an array
+                 ):
     "Galaxy10 (DECaLS or SDSS) HDF5 file as (images, meta, provenance)"
     with _open(path) as f:
         _require(f, ['images', 'ans'], path)
-        im = f['images'][()]
-        if im.ndim != 4 or im.shape[-1] != 3:
-            raise DataError(f"{path}: Galaxy10 images must be (N, H, W, 3), got {im.shape}")
+        shape, dtype = f['images'].shape, f['images'].dtype
+        if len(shape) != 4 or shape[-1] != 3:
+            raise DataError(f"{path}: Galaxy10 images must be (N, H, W, 3), got {shape}")
         ans = f['ans'][()].astype(np.int64)
-        if len(ans) != len(im): raise DataError(f"{path}: {len(im)} images but {len(ans)} labels in 'ans'")
+        if len(ans) != shape[0]: raise DataError(f"{path}: {shape[0]} images but {len(ans)} labels in 'ans'")
         if ans.min() < 0 or ans.max() > 9: raise DataError(f"{path}: labels in 'ans' must be 0-9, got {ans.min()}..{ans.max()}")
         meta = pd.DataFrame(dict(label=ans, class_name=np.array(class_names('galaxy10'))[ans]))
         for k in ('ra', 'dec', 'redshift', 'pxscale'):
             if k in f: meta[k] = f[k][()]
-    images = check_images(np.moveaxis(im, -1, 1).astype(np.float32) / (255. if im.dtype == np.uint8 else 1.), str(path))
-    if survey is None: survey = 'decals' if im.shape[1] >= 128 else 'sdss'
+    images = FileImages(path, channels_last=True, scale=1 / 255. if dtype == np.uint8 else 1.)
+    if not lazy: images = check_images(images.read(slice(None)), str(path))
+    if survey is None: survey = 'decals' if shape[1] >= 128 else 'sdss'
     prov = dict(kind='galaxy10', file=str(path), survey=survey, bands=['g', 'r', 'z'] if survey == 'decals' else ['g', 'r', 'i'],
                 taxonomy='galaxy10', classes=list(class_names('galaxy10')), units='display values scaled to [0, 1]')
     return images, meta, prov
 
 # %% ../nbs/02_data.ipynb #a7bd2ee8
-def read_deepadversaries(folder, year:int=10, split:str='train'):
+def read_deepadversaries(folder, # holds images_Y{year}_{split}.npy and labels_{split}.npy
+                         year:int=10, # 1 or 10: LSST after one or ten years
+                         split:str='train', # 'train', 'valid' or 'test'
+                         lazy:bool=False, # return the images as a `FileImages` (memory-mapped, read when indexed)
+                        ):
     "DeepAdversaries LSST mock images of `year` (1 or 10) and `split` as (images, meta, provenance)"
     folder = Path(folder)
     if year not in (1, 10): raise ValueError(f"year must be 1 or 10, got {year!r}")
@@ -161,14 +329,15 @@ def read_deepadversaries(folder, year:int=10, split:str='train'):
     def load(q):
         try: return np.load(q)
         except (ValueError, OSError, EOFError) as e: raise DataError(f"{q}: unreadable .npy file ({e})") from None
-    im, lab = load(fi), load(fl)
-    im = check_images(im.astype(np.float32), str(fi), n_bands=3)
+    im, lab = FileImages(fi), load(fl)
+    check_shape(im.shape, str(fi), n_bands=3)
     if lab.ndim != 2 or lab.shape[1] != 3: raise DataError(f"{fl}: labels must be one-hot (N, 3), got {lab.shape}")
     bad = ~(((lab == 0) | (lab == 1)).all(1) & (lab.sum(1) == 1))
     if bad.any(): raise DataError(f"{fl}: {int(bad.sum())} label rows are not one-hot (first: row {int(np.argmax(bad))})")
     if len(lab) != len(im): raise DataError(f"{fi} has {len(im)} images but {fl} has {len(lab)} labels")
     y = lab.argmax(1).astype(np.int64)
     meta = pd.DataFrame(dict(label=y, class_name=np.array(class_names('three'))[y]))
+    if not lazy: im = check_images(im.read(slice(None)), str(fi))
     return im, meta, dict(kind='deepadversaries', file=str(fi), survey=f'lsst-y{year}', bands=['g', 'r', 'i'],
                           taxonomy='three', classes=list(class_names('three')), units='as in the file')
 
@@ -275,11 +444,11 @@ def to_nanomaggies(images, # (N, bands, H, W)
 def read_domain(d:DomainFile, # one domain of a `PairFile`
                 where:str='domain', # its name in error messages ('source' or 'target')
                ) -> tuple:
-    "Images (in nanomaggies unless a display stretch), metadata with the catalogue roles, provenance of one domain"
-    if d.format == 'galaxy10': img, meta, prov = read_galaxy10(d.path)
-    elif d.format == 'deepadversaries': img, meta, prov = read_deepadversaries(d.path, d.year, d.split)
-    elif d.format == 'fits': img, meta, prov = read_fits_cutouts(d.path, d.taxonomy)
-    elif d.format == 'deepastro': img, meta, prov = load_dataset(d.path)
+    "Images (a `FileImages` read when indexed; in the file's unit), metadata with the catalogue roles, provenance of one domain"
+    if d.format == 'galaxy10': img, meta, prov = read_galaxy10(d.path, lazy=True)
+    elif d.format == 'deepadversaries': img, meta, prov = read_deepadversaries(d.path, d.year, d.split, lazy=True)
+    elif d.format == 'fits': img, meta, prov = read_fits_cutouts(d.path, d.taxonomy)     # one file per galaxy, read here
+    elif d.format == 'deepastro': img, (meta, prov) = FileImages(d.path), read_meta(d.path)
     else: raise DataError(f"{where}.format: unknown format {d.format!r}")
     bands = list(d.bands or prov.get('bands') or [])
     scale = d.pixel_scale or (prov.get('pixel_scale') if d.format == 'deepastro' else None)
@@ -292,7 +461,7 @@ def read_domain(d:DomainFile, # one domain of a `PairFile`
         raise DataError(f"{d.path}: Galaxy10 images are an 8-bit display stretch: {where}.unit must be 'display', not {unit!r}")
     if d.format == 'deepastro' and prov.get('units') == 'nanomaggies' and unit not in ('nanomaggies',):
         raise DataError(f"{d.path}: this deepastro dataset is in nanomaggies; {where}.unit says {unit!r}")
-    img = to_nanomaggies(img, unit, d.zero_point)
+    if unit == 'adu': to_nanomaggies(np.zeros((0, img.shape[1], 1, 1), np.float32), unit, d.zero_point)   # checks the zero point now
     for role, col in d.catalog.items():
         if col not in meta: raise DataError(f"{d.path}: {where}.catalog names column {col!r} (for {role}) that the file does not have; "
                                             f"columns: {list(meta.columns)}")
@@ -341,6 +510,8 @@ def _file_stats(path) -> list:
     files = [p] if p.is_file() else sorted(q for q in p.rglob('*') if q.is_file())
     return [(str(q), q.stat().st_size, int(q.stat().st_mtime)) for q in files]
 
+FILE_BLOCK = 256   # images read, resampled and written at a time
+
 def make_file_pair_dataset(p:PairFile, # the pair
                            n:int, # at most this many galaxies per domain (a seeded random choice)
                            out_dir, # where the two datasets go
@@ -368,16 +539,20 @@ def make_file_pair_dataset(p:PairFile, # the pair
         rows, labels = m[dom]['rows'], m[dom]['labels']
         if len(rows) > n:
             pick = np.sort(rng.choice(len(rows), n, replace=False)); rows, labels = rows[pick], labels[pick]
-        out = np.concatenate([resample(img[rows[k:k + 256]][:, bands], prov['pixel_scale'], p.pixel_scale, p.size,
-                                       'level' if prov['unit'] == 'display' else 'flux')
-                              for k in range(0, len(rows), 256)])
         mt = meta.iloc[rows].reset_index(drop=True).drop(columns=['file_label', 'file_class'], errors='ignore').rename(columns={'label': 'file_label', 'class_name': 'file_class'})
         mt.insert(0, 'label', labels); mt.insert(1, 'class_name', np.array(m['classes'] + m['anomaly_classes'])[labels])
-        save_dataset(paths[dom], out, mt, dict(
-            kind='pair-file', pair=p.name, pair_file=p.file, domain=dom, survey=d.survey, format=d.format, file=d.path,
-            bands=[prov['bands'][b] for b in bands], file_bands=prov['bands'], pixel_scale=p.pixel_scale, file_pixel_scale=prov['pixel_scale'],
-            stamp=p.size, classes=m['classes'], anomaly_classes=m['anomaly_classes'], paired=False, dropped=m[dom]['dropped'],
-            n_file=int(len(img)), seed=seed, units='nanomaggies' if prov['unit'] != 'display' else 'display', catalog=dict(d.catalog)))
+        display = prov['unit'] == 'display'
+        with DatasetWriter(paths[dom], dict(
+                kind='pair-file', pair=p.name, pair_file=p.file, domain=dom, survey=d.survey, format=d.format, file=d.path,
+                bands=[prov['bands'][b] for b in bands], file_bands=prov['bands'], pixel_scale=p.pixel_scale, file_pixel_scale=prov['pixel_scale'],
+                stamp=p.size, classes=m['classes'], anomaly_classes=m['anomaly_classes'], paired=False, dropped=m[dom]['dropped'],
+                n_file=int(len(img)), seed=seed, units='display' if display else 'nanomaggies', catalog=dict(d.catalog)),
+                dtype='float16' if display else 'float32') as w:     # 8-bit levels survive float16 (see above)
+            for k in range(0, len(rows), FILE_BLOCK):
+                r = rows[k:k + FILE_BLOCK]
+                block = check_images(np.asarray(img[r]), f"{getattr(img, 'path', d.path)} (rows {r[0]}..{r[-1]})")[:, bands]
+                w.append(resample(to_nanomaggies(block, prov['unit'], d.zero_point), prov['pixel_scale'], p.pixel_scale, p.size,
+                                  'level' if display else 'flux'), mt.iloc[k:k + FILE_BLOCK])
     if verbose: print(f"prepared {p.name}: {len(m['source']['rows'])} + {len(m['target']['rows'])} galaxies "
                       f"on {p.size} px of {p.pixel_scale}\" in {time.perf_counter() - t0:.1f} s")
     return paths
@@ -459,14 +634,16 @@ def dihedral(x:torch.Tensor, k:torch.Tensor) -> torch.Tensor:
     return out
 
 class ArrayDataset:
-    "Images and labels held in memory (what an `ArrayDataLoader` draws from)"
+    "Images (a tensor, or a `FileImages` read when indexed) and labels: what an `ArrayDataLoader` draws from"
     def __init__(self, x, y): self.x, self.y = x, y
     def __len__(self): return len(self.x)
     def __getitem__(self, i): return self.x[i], self.y[i]
     def new_empty(self): return ArrayDataset(self.x[:0], self.y[:0])
 
+WINDOW = 8   # batches a file-backed loader reads at once (see `block_order`)
+
 class ArrayDataLoader(DataLoader):
-    "fastai DataLoader over in-memory tensors, drawing whole batches by index, with optional dihedral augmentation"
+    "fastai DataLoader over an image tensor or `FileImages`, drawing whole batches by index, with optional dihedral augmentation"
     n_inp = 1   # the images; labels and any `extra` per-image tensor are targets (loss_func(pred, y, *extra))
     def __init__(self, x:torch.Tensor, y:torch.Tensor, bs:int=128, shuffle:bool=False, augment:bool=False,
                  seed:int=0, drop_last:bool|None=None, extra:torch.Tensor|None=None, **kw):
@@ -476,17 +653,24 @@ class ArrayDataLoader(DataLoader):
         self.gen = torch.Generator().manual_seed(seed)
         super().__init__(dataset=ArrayDataset(x, y), bs=bs, shuffle=shuffle,
                          drop_last=shuffle if drop_last is None else drop_last, num_workers=0, **kw)
+    @property
+    def from_file(self) -> bool: return isinstance(self.x, FileImages)
     def get_idxs(self):
-        idxs = torch.randperm(self.n, generator=self.gen).tolist() if self.shuffle else list(range(self.n))
-        return idxs
+        if not self.shuffle: return list(range(self.n))
+        if self.from_file: return block_order(self.n, self.bs, WINDOW, self.gen).tolist()   # contiguous reads
+        return torch.randperm(self.n, generator=self.gen).tolist()
     def create_batches(self, samps):
         idxs = list(samps if samps is not None else self.get_idxs())
-        for i in range(0, len(idxs) - (len(idxs) % self.bs if self.drop_last else 0), self.bs):
-            b = torch.tensor(idxs[i:i + self.bs])
-            if len(b) == 0: break
-            x = self.x[b]
-            if self.augment: x = dihedral(x, torch.randint(0, 8, (len(b),), generator=self.gen))
-            yield (x, TensorCategory(self.y[b])) + (() if self.extra is None else (self.extra[b],))
+        end = len(idxs) - (len(idxs) % self.bs if self.drop_last else 0)
+        step = self.bs * (WINDOW if self.from_file else 1)     # a file is read a window of batches at a time
+        for w in range(0, end, step):
+            iw = torch.tensor(idxs[w:min(w + step, end)])
+            if len(iw) == 0: break
+            xw = self.x[iw]
+            for j in range(0, len(iw), self.bs):
+                b, x = iw[j:j + self.bs], xw[j:j + self.bs]
+                if self.augment: x = dihedral(x, torch.randint(0, 8, (len(b),), generator=self.gen))
+                yield (x, TensorCategory(self.y[b])) + (() if self.extra is None else (self.extra[b],))
     def new(self, dataset=None, x=None, y=None, **kw):
         "A loader like this one over `dataset` or over (x, y)"
         if dataset is not None: x, y = dataset.x, dataset.y
@@ -499,41 +683,74 @@ class ArrayDataLoader(DataLoader):
         return max(n, 0)
 
 # %% ../nbs/02_data.ipynb #eebf743a
+FIT_IMAGES = 1000   # training images the scaler's percentiles are fitted on, at most
+
+def memory_budget_gb() -> float:
+    "The images a `PairData` holds in memory at most, GB: $DEEPASTRO_MEMORY_GB if set (0: always read from the files), else 1"
+    v = os.environ.get('DEEPASTRO_MEMORY_GB', '1')
+    try: gb = float(v)
+    except ValueError: gb = -1.
+    if not gb >= 0: raise ValueError(f"DEEPASTRO_MEMORY_GB must be a number of GB >= 0, got {v!r}")
+    return gb
+
+def take_rows(x, idx):
+    "Rows `idx` of images `x`: a view of a `FileImages`, a copy of a tensor"
+    return x.subset(idx) if isinstance(x, FileImages) else x[idx]
+
 class PairData:
-    "Scaled source/target tensors, splits, the fitted scaler and fastai DataLoaders"
-    def __init__(self, paths:dict, bs:int=128, seed:int=0, augment:bool=True, fractions=(0.7, 0.15, 0.15),
-                 known_only_source:bool=True, n_train:int|None=None):
+    "Scaled source/target images (in memory, or read from their files), splits, the fitted scaler and fastai DataLoaders"
+    def __init__(self, paths:dict, # {'source': path, 'target': path} of deepastro datasets ('target' optional)
+                 bs:int=128, # training batch size
+                 seed:int=0, # fixes the splits, the scaler's sample, shuffling and augmentation
+                 augment:bool=True, # dihedral augmentation of training batches
+                 fractions=(0.7, 0.15, 0.15), # train, valid, test
+                 known_only_source:bool=True, # leave the source's anomaly classes out of its splits
+                 n_train:int|None=None, # keep only the first n_train training images
+                 max_memory_gb:float|None=None, # hold the scaled images in memory up to this size (None: $DEEPASTRO_MEMORY_GB, else 1)
+                ):
         self.paths = {k: Path(v) for k, v in paths.items()}
-        img_s, self.meta_s, self.prov_s = load_dataset(self.paths['source'])
+        files = {k: FileImages(v) for k, v in self.paths.items()}
+        nbytes = sum(4 * np.prod(f.shape, dtype=np.float64) for f in files.values())
+        if max_memory_gb is None: max_memory_gb = memory_budget_gb()
+        self.in_memory = bool(nbytes <= max_memory_gb * 2**30)
+        if self.in_memory: img_s, self.meta_s, self.prov_s = load_dataset(self.paths['source'])
+        else: img_s, (self.meta_s, self.prov_s) = files['source'], read_meta(self.paths['source'])
         self.classes = list(self.prov_s.get('classes', sorted(self.meta_s.class_name.unique())))
         self.n_known = len(self.classes)   # labels >= n_known are anomalies (unknown to the source)
         keep = (self.meta_s.label.values < self.n_known) if known_only_source else np.ones(len(img_s), bool)
         self.split = stratified_split(self.meta_s.label.values, fractions, seed)
         self.split = {k: v[keep[v]] for k, v in self.split.items()}
         if n_train is not None: self.split['train'] = self.split['train'][:n_train]
-        self.scaler = ArcsinhScaler().fit(img_s[self.split['train']], seed=seed)
-        self.x_s = self.scaler(img_s); self.y_s = torch.tensor(self.meta_s.label.values)
+        fit = self.split['train']
+        if len(fit) > FIT_IMAGES: fit = np.sort(np.random.default_rng(seed).choice(fit, FIT_IMAGES, replace=False))
+        self.scaler = ArcsinhScaler().fit(np.asarray(img_s[fit]), seed=seed)
+        self.x_s = self.scaler(img_s) if self.in_memory else FileImages(self.paths['source'], transform=self.scaler)
+        self.y_s = torch.tensor(self.meta_s.label.values)
         self.x_t = self.y_t = self.meta_t = None
         if 'target' in self.paths:
-            img_t, self.meta_t, self.prov_t = load_dataset(self.paths['target'], n_bands=img_s.shape[1])
-            if img_t.shape[1:] != img_s.shape[1:]:
-                raise DataError(f"target images {img_t.shape[1:]} differ in shape from source images {img_s.shape[1:]}")
+            check_shape(files['target'].shape, str(self.paths['target']), n_bands=files['source'].shape[1])
+            if files['target'].shape[1:] != files['source'].shape[1:]:
+                raise DataError(f"target images {files['target'].shape[1:]} differ in shape from source images {files['source'].shape[1:]} "
+                                f"({self.paths['target']} vs {self.paths['source']})")
+            self.meta_t, self.prov_t = read_meta(self.paths['target'])
             if self.prov_t.get('classes', self.classes) != self.classes:
                 raise DataError(f"class mismatch: source classes {self.classes}, target classes {self.prov_t.get('classes')}")
-            self.x_t = self.scaler(img_t); self.y_t = torch.tensor(self.meta_t.label.values)
+            self.x_t = (self.scaler(load_dataset(self.paths['target'])[0]) if self.in_memory else
+                        FileImages(self.paths['target'], transform=self.scaler))
+            self.y_t = torch.tensor(self.meta_t.label.values)
             self.split_t = (self.split if self.prov_s.get('paired') else
                             stratified_split(self.meta_t.label.values, fractions, seed + 1))
         s = self.split
         if len(s['train']) == 0: raise DataError(f"{self.paths['source']}: no training images after the split")
         bs_train = min(bs, len(s['train']))   # a tiny set still gives one full batch per epoch
-        self.dls = DataLoaders(ArrayDataLoader(self.x_s[s['train']], self.y_s[s['train']], bs_train, shuffle=True, augment=augment, seed=seed),
-                               ArrayDataLoader(self.x_s[s['valid']], self.y_s[s['valid']], bs * 2, seed=seed))
+        self.dls = DataLoaders(ArrayDataLoader(*self.source('train'), bs_train, shuffle=True, augment=augment, seed=seed),
+                               ArrayDataLoader(*self.source('valid'), bs * 2, seed=seed))
     @property
     def n_bands(self): return self.x_s.shape[1]
     @property
     def size(self): return self.x_s.shape[-1]
-    def source(self, split): return self.x_s[self.split[split]], self.y_s[self.split[split]]
-    def target(self, split): return self.x_t[self.split_t[split]], self.y_t[self.split_t[split]]
+    def source(self, split): "Images and labels of a source split"; return take_rows(self.x_s, self.split[split]), self.y_s[self.split[split]]
+    def target(self, split): "Images and labels of a target split"; return take_rows(self.x_t, self.split_t[split]), self.y_t[self.split_t[split]]
     def class_weights(self):
         "w_c = N / (K n_c) over the source training labels"
         y = self.y_s[self.split['train']].numpy(); K = self.n_known

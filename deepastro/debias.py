@@ -16,7 +16,8 @@ from fastai.callback.tracker import SaveModelCallback
 from .surveys import get_pair, get_survey, draw_fwhm
 from .simulate import draw_population, observed_properties, simulate
 from .data import (DataError, FORMAT, ArcsinhScaler, ArrayDataLoader, save_dataset, load_dataset, dataset_key,
-                            stratified_split)
+                            stratified_split,
+                            DatasetWriter, FileImages, read_meta, take_rows, memory_budget_gb, SIM_BLOCK, FIT_IMAGES)
 from .core import Record, transient, save_record, scratch_dir, progress
 from .models import arch_slug, create_model, predict, fit_one_cycle, training_learner
 
@@ -230,15 +231,19 @@ def make_debias_dataset(pair:str, n:int, out_dir, smooth_fraction:float=0.4, see
     "Simulate (or reuse) `n` disk/smooth galaxies through the source survey of `pair`; the HDF5 path"
     p = get_pair(pair)
     if not isinstance(n, (int, np.integer)) or n < 10: raise ValueError(f"n must be an integer >= 10, got {n!r}")
-    key = dataset_key(study='debias', pair=p.name, n=n, seed=seed, smooth_fraction=smooth_fraction, stamp=p.stamp, version=FORMAT)
+    key = dataset_key(study='debias', pair=p.name, n=n, seed=seed, smooth_fraction=smooth_fraction, stamp=p.stamp, version=FORMAT,
+                      **(dict(block=SIM_BLOCK) if n > SIM_BLOCK else {}))
     path = Path(out_dir) / f'debias_{p.name}_{key}.h5'
     if path.exists() and not force: return path
     pop = debias_population(n, pair, smooth_fraction, seed)
-    img, meta = simulate(pop, p.source, p.stamp, seed=seed + 1)
     s = get_survey(p.source)
     prov = dict(kind='simulated', study='debias', pair=p.name, survey=s.name, bands=list(s.band_names), pixel_scale=s.pixel_scale,
                 stamp=p.stamp, classes=list(DEBIAS_CLASSES), smooth_fraction=smooth_fraction, seed=seed, units='nanomaggies')
-    return save_dataset(path, img.numpy(), meta, prov)
+    with DatasetWriter(path, prov) as w:     # SIM_BLOCK galaxies at a time (see 02_data); the first block keeps the unblocked seed
+        for k, a in enumerate(range(0, n, SIM_BLOCK)):
+            img, meta = simulate(pop.iloc[a:a + SIM_BLOCK].reset_index(drop=True), p.source, p.stamp, seed=seed + 1 + 1000 * k)
+            w.append(img.numpy(), meta)
+    return path
 
 class LabelAccuracy(Metric):
     "Accuracy against the labels of the batch (the first target; works with extra targets)"
@@ -250,7 +255,7 @@ class LabelAccuracy(Metric):
     @property
     def name(self): return 'label_accuracy'
 
-def train_on_labels(x:torch.Tensor, # scaled images (N, bands, size, size)
+def train_on_labels(x, # scaled images (N, bands, size, size): a tensor or a `FileImages`
                     labels, # the (observed) labels to train on, ints
                     aux:torch.Tensor, # (alpha, mag_r) per image: the de-biasing loss's extra target
                     split:dict, # 'train' and 'valid' indices
@@ -268,27 +273,30 @@ def train_on_labels(x:torch.Tensor, # scaled images (N, bands, size, size)
     y = torch.as_tensor(np.asarray(labels), dtype=torch.long); aux = torch.as_tensor(aux, dtype=torch.float32)
     if not (len(x) == len(y) == len(aux)): raise ValueError(f"{len(x)} images, {len(y)} labels, {len(aux)} aux rows")
     tr, va = split['train'], split['valid']
-    dls = DataLoaders(ArrayDataLoader(x[tr], y[tr], min(bs, len(tr)), shuffle=True, augment=True, seed=seed, extra=aux[tr]),
-                      ArrayDataLoader(x[va], y[va], bs * 2, seed=seed, extra=aux[va]))
+    dls = DataLoaders(ArrayDataLoader(take_rows(x, tr), y[tr], min(bs, len(tr)), shuffle=True, augment=True, seed=seed, extra=aux[tr]),
+                      ArrayDataLoader(take_rows(x, va), y[va], bs * 2, seed=seed, extra=aux[va]))
     learn = training_learner(dls, lambda: create_model(arch, x.shape[1], len(DEBIAS_CLASSES), x.shape[-1]), DebiasLoss(bias),
                              seed, path, metrics=LabelAccuracy())
     cb = [SaveModelCallback(monitor='valid_loss', fname=f'debias_{arch_slug(arch)}_{seed}', with_opt=False)]
     return fit_one_cycle(learn, epochs, lr, cb, quiet, what)
 
 # %% ../nbs/07_debias.ipynb #236c8204
-def debias_inputs(img:torch.Tensor, # raw images (nanomaggies)
+def debias_inputs(img, # raw images (nanomaggies): an array, or a `FileImages` (then scaled as they are read)
                   meta:pd.DataFrame, # their catalogue (`alpha`, `mag_r`)
                   split:dict, # indices; the scaler is fitted on 'train'
-                  seed:int=0, # of the scaler's pixel sample
+                  seed:int=0, # of the scaler's image and pixel sample
                  ) -> tuple:
-    "Scaled images (arcsinh stretch fitted on the training images) and the (alpha, mag_r) extra targets of the loss"
-    scaler = ArcsinhScaler().fit(img[split['train']], seed=seed)
-    return scaler(img), torch.tensor(meta[['alpha', 'mag_r']].to_numpy(np.float32))
+    "Scaled images (arcsinh stretch fitted on up to `FIT_IMAGES` training images) and the (alpha, mag_r) extra targets of the loss"
+    fit = split['train']
+    if len(fit) > FIT_IMAGES: fit = np.sort(np.random.default_rng(seed).choice(fit, FIT_IMAGES, replace=False))
+    scaler = ArcsinhScaler().fit(np.asarray(img[fit]), seed=seed)
+    x = FileImages(img.path, rows=img.rows, transform=scaler) if isinstance(img, FileImages) else scaler(img)
+    return x, torch.tensor(meta[['alpha', 'mag_r']].to_numpy(np.float32))
 
 def debias_test(models:dict, x, y_true, y_obs, split:dict, meta:pd.DataFrame, intrinsic, n_bins:int=10, seed:int=0) -> dict:
     "Class assignments, accuracies, bias metrics and their table on the test galaxies for the 'naive' and 'debiased' Learners"
     te = split['test']; mt = meta.iloc[te].reset_index(drop=True)
-    probs = {k: F.softmax(predict(m.model, x[te])[0], 1).numpy() for k, m in models.items()}
+    probs = {k: F.softmax(predict(m.model, take_rows(x, te))[0], 1).numpy() for k, m in models.items()}
     assigns = {'truth': y_true[te], 'labels': y_obs[te], 'naive': probs['naive'].argmax(1), 'naive (soft)': probs['naive'],
                'de-biased': probs['debiased'].argmax(1), 'de-biased (soft)': probs['debiased']}
     depth = auto_depth(len(te), per_bin=100 * n_bins, max_depth=7)
@@ -365,7 +373,9 @@ def run_debias(run_dir=None, # the run folder (None: a scratch folder)
     "The de-biasing stage: biased labels, the fitted bias, a naive and a de-biased model and their bias L; records a `DebiasResult`"
     run = Path(run_dir) if run_dir else scratch_dir(); t0 = time.perf_counter()
     progress(f'simulating {n_debias} galaxies through the source survey of {pair}')
-    img, meta, prov = load_dataset(make_debias_dataset(pair, n_debias, run / 'data', smooth_fraction, seed))
+    path = make_debias_dataset(pair, n_debias, run / 'data', smooth_fraction, seed)
+    img, (meta, prov) = FileImages(path), read_meta(path)     # held in memory only up to `memory_budget_gb` (see 02_data)
+    if 4 * np.prod(img.shape, dtype=np.float64) <= memory_budget_gb() * 2**30: img = load_dataset(path)[0]
     y_true = meta.label.to_numpy()
     y_obs = LabelBias(theta, gamma).apply(y_true, meta.alpha.values, meta.mag_r.values, seed=seed + 3)
     split = stratified_split(y_obs, (0.45, 0.1, 0.45), seed)

@@ -16,10 +16,11 @@ from .perturb import (degrade_exposure, degrade_psf, hot_pixels, dead_pixels, co
                                one_pixel_attack)
 
 # %% auto #0
-__all__ = ['PERTURBATIONS', 'binomial_se', 'accuracy', 'perturbation', 'robustness_curve', 'latents', 'latent_distances',
-           'latent_scale', 'balanced_subset', 'attack_summary', 'church_window', 'plot_church_window', 'plt_axes',
-           'plt_patch', 'isomap_embedding', 'domain_mmd', 'plot_isomap', 'auroc', 'open_set_metrics', 'cluster_purity',
-           'cluster_unknowns', 'plot_open_set', 'RobustnessResult', 'run_robustness']
+__all__ = ['PERTURBATIONS', 'CURVE_BLOCK', 'binomial_se', 'accuracy', 'perturbation', 'robustness_curve', 'latents',
+           'latent_distances', 'latent_scale', 'balanced_subset', 'attack_summary', 'church_window',
+           'plot_church_window', 'plt_axes', 'plt_patch', 'isomap_embedding', 'domain_mmd', 'plot_isomap', 'auroc',
+           'open_set_metrics', 'cluster_purity', 'cluster_unknowns', 'plot_open_set', 'RobustnessResult',
+           'run_robustness']
 
 # %% ../nbs/08_evaluate.ipynb #bdda2a19
 def binomial_se(p:float, n:int) -> float:
@@ -60,15 +61,22 @@ PERTURBATIONS = {   # kind: (strength name, strengths from none to strong)
     'quantisation': ('q = sky sigma / quantisation step', [math.inf, 4., 1., 0.3, 0.1]),
 }
 
+CURVE_BLOCK = 512   # galaxies perturbed at a time: a broadened PSF needs several times the images' memory in FFT buffers
+
 def robustness_curve(model:nn.Module, scaler:ArcsinhScaler, images, labels, kind:str, survey, strengths=None,
-                     fwhm=None, seed:int=0) -> pd.DataFrame:
+                     fwhm=None, seed:int=0, block:int=CURVE_BLOCK) -> pd.DataFrame:
     "Accuracy (with standard error) of `model` on `images` (nanomaggies) perturbed by `kind` at each strength"
     strengths = PERTURBATIONS[kind][1] if strengths is None else strengths
     y = torch.as_tensor(labels)
     rows = []
     for s in strengths:
-        a, se = accuracy(model, scaler(perturbation(kind, s, survey, fwhm, seed)(images)), y)
-        rows.append(dict(kind=kind, strength=s, accuracy=a, se=se))
+        ok = []
+        for k, a in enumerate(range(0, len(y), block)):      # the first block has the seed of an unblocked curve
+            fw = np.asarray(fwhm)[a:a + block] if fwhm is not None and np.ndim(fwhm) == 2 else fwhm
+            x = scaler(perturbation(kind, s, survey, fw, seed + 7919 * k)(images[a:a + block]))
+            ok.append(predict(model, x)[0].argmax(1) == y[a:a + block])
+        acc = float(torch.cat(ok).float().mean()) if ok else float('nan')
+        rows.append(dict(kind=kind, strength=s, accuracy=acc, se=binomial_se(acc, len(y))))
     return pd.DataFrame(rows)
 
 # %% ../nbs/08_evaluate.ipynb #daadc308
@@ -316,9 +324,9 @@ def _robustness_models(run:Path, paths:dict, arch:str, epochs:int, seed:int) -> 
 
 def _robustness_sample(paths:dict, p, n_curve:int, seed:int) -> dict:
     "Up to n_curve source test galaxies of pair `p` (nanomaggies, known classes) and their target counterparts, with labels and PSF FWHM"
-    from deepastro.data import load_dataset, stratified_split
+    from deepastro.data import read_meta, FileImages, stratified_split
     from deepastro.surveys import get_survey
-    img_s, meta_s, prov = load_dataset(paths['source']); img_t, meta_t, _ = load_dataset(paths['target'])
+    (meta_s, prov), (meta_t, _) = read_meta(paths['source']), read_meta(paths['target'])   # images: only the sample's, below
     classes = prov['classes']; K = len(classes)
     test = stratified_split(meta_s.label.values, seed=seed)['test']
     test = test[meta_s.label.values[test] < K]
@@ -329,7 +337,7 @@ def _robustness_sample(paths:dict, p, n_curve:int, seed:int) -> dict:
         test_t = stratified_split(meta_t.label.values, seed=seed + 1)['test']; test_t = test_t[meta_t.label.values[test_t] < K]
         sub_t = np.sort(rng.choice(test_t, min(len(sub), len(test_t)), replace=False))
     fwhm = meta_s.iloc[sub][[f'fwhm_{b}' for b in get_survey(p.source).band_names]].values
-    return dict(x_source=torch.as_tensor(img_s[sub]), x_target=torch.as_tensor(img_t[sub_t]), classes=classes, fwhm=fwhm,
+    return dict(x_source=FileImages(paths['source'])[sub], x_target=FileImages(paths['target'])[sub_t], classes=classes, fwhm=fwhm,
                 y_source=torch.as_tensor(meta_s.label.values[sub]), y_target=torch.as_tensor(meta_t.label.values[sub_t]))
 
 # %% ../nbs/08_evaluate.ipynb #f19edc08

@@ -7,10 +7,10 @@ from __future__ import annotations
 import argparse, json, os, sys, time, hashlib, importlib, dataclasses, contextlib
 from pathlib import Path
 from .surveys import SURVEY_PAIRS, get_pair, PairFile, is_pair_file
-from .core import read_results, update_results, atomic_write, error_text, set_kernel_threads, mean_se
+from .core import read_results, update_results, atomic_write, error_text, set_kernel_threads, mean_se, nbs_dir
 
 # %% auto #0
-__all__ = ['STAGES', 'STAGE_GB', 'BUILTIN_ARCHS', 'SUMMARY_COLUMNS', 'Stage', 'register_stage', 'stage_closure', 'nbs_dir',
+__all__ = ['STAGES', 'PARAM_RANGES', 'STAGE_GB', 'BUILTIN_ARCHS', 'SUMMARY_COLUMNS', 'Stage', 'register_stage', 'stage_closure',
            'read_params', 'pair_params', 'notebook_parameters', 'stage_parameters', 'check_overrides', 'pair_name',
            'run_folder', 'stage_key', 'RunDirError', 'check_run_dir', 'stage_files', 'execute_stage_notebook',
            'run_stage', 'load_run', 'headline', 'write_tables', 'seeds_table', 'pair_seeds', 'write_seeds_table',
@@ -66,15 +66,6 @@ def stage_closure(stages=None) -> list[str]:
         if s not in need: need.add(s); todo += STAGES[s].depends
     return [s for s in STAGES if s in need]
 
-def nbs_dir() -> Path:
-    "The folder of the stage notebooks and parameter files: inside the installed package, or the checkout's `nbs/`"
-    import deepastro
-    pkg = Path(deepastro.__file__).resolve().parent
-    if (pkg.parent / 'settings.ini').exists() and (pkg.parent / 'nbs' / '02_data.ipynb').exists(): return pkg.parent / 'nbs'   # a checkout
-    for p in (pkg / 'nbs', pkg.parent / 'nbs'):
-        if (p / '02_data.ipynb').exists(): return p
-    raise FileNotFoundError(f"stage notebooks not found in {pkg / 'nbs'} nor {pkg.parent / 'nbs'}: reinstall deepastro")
-
 # %% ../nbs/09_pipeline.ipynb #2feae1c2
 def read_params(path) -> dict:
     "The parameter mapping of a YAML file (clear errors for a missing file or anything but a flat mapping)"
@@ -88,10 +79,8 @@ def read_params(path) -> dict:
     return d
 
 def pair_params(pair:str, quick:bool=False) -> dict:
-    "The parameters of `pair` (`params/<pair>.yaml` beside the notebooks, or a pair file's `params`), with `quick.yaml` on top if `quick`"
-    pr = get_pair(pair); p = nbs_dir() / 'params'
-    own = dict(pr.params) if isinstance(pr, PairFile) else read_params(p / f'{pair}.yaml')
-    return {**own, **(read_params(p / 'quick.yaml') if quick else {})}
+    "The parameters of `pair` (its pair file's `params`), with `params/quick.yaml` beside the notebooks on top if `quick`"
+    return {**get_pair(pair).params, **(read_params(nbs_dir() / 'params' / 'quick.yaml') if quick else {})}
 
 # %% ../nbs/09_pipeline.ipynb #853526b8
 def notebook_parameters(nb:str|Path) -> dict:
@@ -111,13 +100,29 @@ def _check_type(name, value, tname, nb):
     if tname in ok and value is not None and not ok[tname](value):
         raise TypeError(f"parameter {name!r} of {Path(nb).name} must be {tname}, got {value!r} ({type(value).__name__})")
 
+PARAM_RANGES = dict(   # name -> (lowest, highest, lowest excluded, highest excluded); None: no bound
+    n_galaxies=(1, None), epochs=(1, None), bs=(1, None), n_curve=(1, None), n_attack=(1, None), generations=(1, None),
+    n_isomap=(2, None), n_debias=(10, None), debias_epochs=(1, None), n_uda=(10, None), uda_epochs=(1, None),
+    metric_bins=(1, None), seed=(0, None), lr=(0, None, True), anomaly_fraction=(0, 1, False, True),
+    smooth_fraction=(0, 1, True, True), theta=(0, None, True), temperature=(0, None, True), eta=(0, None), margin=(0, None))
+
+def _check_range(name, value, nb):
+    r = PARAM_RANGES.get(name)
+    if r is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)): return
+    lo, hi, lo_x, hi_x = (tuple(r) + (False, False))[:4]
+    bad = (lo is not None and (value <= lo if lo_x else value < lo)) or (hi is not None and (value >= hi if hi_x else value > hi))
+    if bad or value != value:
+        want = ' and '.join(w for w in ((f"{'>' if lo_x else '>='} {lo}" if lo is not None else ''),
+                                        (f"{'<' if hi_x else '<='} {hi}" if hi is not None else '')) if w)
+        raise ValueError(f"parameter {name!r} of {Path(nb).name} must be {want}, got {value!r}")
+
 def stage_parameters(pair:str, nb:Path, overrides:dict, run_dir:Path, quick:bool=False) -> dict:
     "The parameters of one stage: the pair's shipped values, then `overrides`, restricted to what the notebook takes"
     accepted = notebook_parameters(nb)
-    pr = get_pair(pair)   # a pair file goes to the kernel as its absolute path
-    params = {**pair_params(pair, quick), **overrides, 'pair': pr.file if isinstance(pr, PairFile) else pair, 'run_dir': str(run_dir)}
+    pr = get_pair(pair)   # a built-in pair goes to the kernel by name, any other by the absolute path of its file
+    params = {**pair_params(pair, quick), **overrides, 'pair': pr.name if pr.name in SURVEY_PAIRS else pr.file, 'run_dir': str(run_dir)}
     for k, v in params.items():
-        if k in accepted: _check_type(k, v, accepted[k][0], nb)
+        if k in accepted: _check_type(k, v, accepted[k][0], nb); _check_range(k, v, nb)
     return {k: v for k, v in params.items() if k in accepted}
 
 def check_overrides(overrides:dict):

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['FWHM_TO_SIGMA', 'HLR_TO_SIGMA', 'EXP_HLR_PER_SCALE', 'KOLMOGOROV_C', 'NMGY_ZP', 'SURVEYS', 'SURVEY_PAIRS',
-           'DOMAIN_FORMATS', 'FLUX_UNITS', 'CATALOG_ROLES', 'PAIR_FILES', 'kolmogorov_mtf', 'source_image',
-           'n_eff_pixels', 'source_noise_factor', 'n_eff_gaussian', 'sky_from_depth', 'snr_of', 'Band', 'Survey',
-           'draw_fwhm', 'get_survey', 'SurveyPair', 'PairFileError', 'DomainFile', 'PairFile', 'read_pair_file',
-           'is_pair_file', 'get_pair']
+__all__ = ['FWHM_TO_SIGMA', 'HLR_TO_SIGMA', 'EXP_HLR_PER_SCALE', 'KOLMOGOROV_C', 'NMGY_ZP', 'SURVEYS', 'DOMAIN_FORMATS',
+           'TAXONOMIES', 'SIMULATED_KEYS', 'FLUX_UNITS', 'CATALOG_ROLES', 'SURVEY_PAIRS', 'PAIR_FILES',
+           'kolmogorov_mtf', 'source_image', 'n_eff_pixels', 'source_noise_factor', 'n_eff_gaussian', 'sky_from_depth',
+           'snr_of', 'Band', 'Survey', 'draw_fwhm', 'get_survey', 'SurveyPair', 'PairFileError', 'DomainFile',
+           'PairFile', 'read_pair_file', 'builtin_pair_files', 'is_pair_file', 'get_pair']
 
 # %% ../nbs/00_surveys.ipynb #84c50690
 FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))  # Gaussian sigma per unit FWHM
@@ -232,29 +232,20 @@ class SurveyPair:
     population:dict = field(default_factory=dict)  # overrides of the population parameters
     unknown:tuple = ()     # class names that appear only in the target (open-set studies)
     description:str = ''
+    params:dict = field(default_factory=dict)      # the pair's stage parameters (`deepastro run` uses them)
+    file:str = ''          # the pair file it was read from
 
     @property
     def surveys(self): return get_survey(self.source), get_survey(self.target)
     @property
     def domain_names(self) -> tuple: return self.source, self.target
 
-# %% ../nbs/00_surveys.ipynb #51e5f32b
-SURVEY_PAIRS = {p.name: p for p in (
-    SurveyPair('lsst-y10-y1', 'lsst-y10', 'lsst-y1', 100, 'three', True,
-               dict(z_min=0.02, z_max=0.6, mag_limit=24.5), ("merger",),
-               'LSST 10-year (source) vs 1-year (target): same galaxies, more noise'),
-    SurveyPair('sdss-decals', 'sdss', 'decals', 64, 'galaxy10', False,
-               dict(z_min=0.01, z_max=0.25, mag_limit=17.77), ('lens',),
-               'SDSS (source) vs DECaLS (target): pixel scale, seeing, depth and the reddest band differ'),
-    SurveyPair('sdss-stripe82', 'sdss', 'sdss-stripe82', 64, 'galaxy10', True,
-               dict(z_min=0.01, z_max=0.3, mag_limit=18.5), ('lens',),
-               'SDSS wide field (source) vs Stripe 82 deep coadd (target): same galaxies, deeper and sharper'),
-)}
-
 # %% ../nbs/00_surveys.ipynb #4d50635b
 class PairFileError(ValueError): "A pair file that does not say what a pair needs"
 
-DOMAIN_FORMATS = ('galaxy10', 'deepadversaries', 'fits', 'deepastro')
+DOMAIN_FORMATS = ('simulated', 'galaxy10', 'deepadversaries', 'fits', 'deepastro')
+TAXONOMIES = ('three', 'galaxy10')
+SIMULATED_KEYS = ('taxonomy', 'paired', 'population')   # pair-file keys of simulated pairs only
 FLUX_UNITS = ('nanomaggies', 'adu', 'display')
 CATALOG_ROLES = ('size_kpc', 'M_r', 'redshift', 'fwhm', 'alpha', 'mag_r')
 
@@ -262,12 +253,12 @@ CATALOG_ROLES = ('size_kpc', 'M_r', 'redshift', 'fwhm', 'alpha', 'mag_r')
 class DomainFile:
     "One domain of a pair file: where its images are and what the file itself does not say about them"
     format: str                   # one of DOMAIN_FORMATS
-    path: str                     # the file, the folder (deepadversaries) or the catalogue CSV (fits); absolute once read
+    path: str = ''                    # the file, the folder (deepadversaries) or the catalogue CSV (fits); absolute once read
     pixel_scale: float|None = None  # arcsec/pixel of the images (a deepastro dataset carries its own)
     bands: tuple = ()             # band names in the file's order (a deepastro dataset carries its own)
     unit: str = 'nanomaggies'     # nanomaggies, adu (needs zero_point) or display (an 8-bit stretch: no flux scale)
     zero_point: float|tuple|None = None  # unit adu: AB magnitude of one ADU, one number or one per band
-    survey: str = ''              # a name for the reports (default: the file's name)
+    survey: str = ''              # a name for the reports (default: the file's name); simulated: the simulator's survey
     year: int = 10                # deepadversaries: 1 or 10
     split: str = 'train'          # deepadversaries: train, valid or test
     taxonomy: str = 'three'       # fits: the class names the catalogue's labels refer to
@@ -303,6 +294,11 @@ def _domain(d, key, base, where) -> DomainFile:
     bad = sorted(set(d) - {f.name for f in DomainFile.__dataclass_fields__.values()})
     _need(not bad, w, f"unknown key(s) {bad}; a domain takes {', '.join(DomainFile.__dataclass_fields__)}")
     _need(d.get('format') in DOMAIN_FORMATS, f"{w}.format", f"must be one of {DOMAIN_FORMATS}, got {d.get('format')!r}")
+    if d['format'] == 'simulated':
+        bad = sorted(set(d) - {'format', 'survey'})
+        _need(not bad, w, f"a simulated domain takes only 'format' and 'survey' (its images come from the simulator), not {bad}")
+        _need(d.get('survey') in SURVEYS, f"{w}.survey", f"must be one of the simulated surveys {list(SURVEYS)}, got {d.get('survey')!r}")
+        return DomainFile('simulated', survey=d['survey'])
     _need(isinstance(d.get('path'), str) and d['path'], f"{w}.path", "missing: the file (or folder) of this domain's images")
     path = (base / d['path']).resolve()
     if not path.exists(): raise FileNotFoundError(f"{w}.path: {path} not found")
@@ -323,26 +319,60 @@ def _domain(d, key, base, where) -> DomainFile:
     return DomainFile(**{**d, 'path': str(path), 'bands': tuple(d.get('bands') or ()), 'catalog': dict(cat), 'zero_point': zp,
                          'survey': d.get('survey') or Path(d['path']).stem})
 
-def read_pair_file(path # a YAML pair file
-                  ) -> PairFile:
-    "The `PairFile` of `path`, every key checked (PairFileError naming the file and the key; FileNotFoundError for files)"
+def _size(v, where):
+    _need(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 1024, where, f"must be an integer number of pixels in 8..1024, got {v!r}")
+    return v
+
+def _simulated_pair(d, src, tgt, path) -> SurveyPair:
+    "The `SurveyPair` of a pair file whose domains are both simulated"
+    s, t = get_survey(src.survey), get_survey(tgt.survey)
+    ps = d.get('pixel_scale')
+    _need(ps is None or ps == s.pixel_scale == t.pixel_scale, f"{path}: pixel_scale",
+          f"simulated domains are rendered at their surveys' own pixel scales ({s.name} {s.pixel_scale}\", {t.name} "
+          f"{t.pixel_scale}\"): leave pixel_scale out")
+    bad = sorted(k for k in ('bands', 'classes') if d.get(k))
+    _need(not bad, path, f"{bad} apply to pairs of files; a simulated pair takes its classes from 'taxonomy'")
+    tax = d.get('taxonomy', 'three'); _need(tax in TAXONOMIES, f"{path}: taxonomy", f"must be one of {TAXONOMIES}, got {tax!r}")
+    paired = d.get('paired', False); _need(isinstance(paired, bool), f"{path}: paired", f"must be true or false, got {paired!r}")
+    pop = d.get('population') or {}
+    _need(isinstance(pop, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pop.values()),
+          f"{path}: population", f"must map population parameters to numbers (see 01_simulate), got {pop!r}")
+    return SurveyPair(d['name'], s.name, t.name, d['size'], tax, paired, dict(pop), tuple(d.get('unknown') or ()),
+                      str(d.get('description', '')), dict(d.get('params') or {}), str(path))
+
+def read_pair_file(path, # a YAML pair file
+                   builtin:bool=False, # one of the package's own pairs (may use a built-in name)
+                  ) -> PairFile|SurveyPair:
+    "The pair of `path`, every key checked (PairFileError naming the file and the key; FileNotFoundError for files)"
     import yaml
     path = Path(path).resolve()
     if not path.exists(): raise FileNotFoundError(f"pair file not found: {path}")
     try: d = yaml.safe_load(path.read_text())
     except yaml.YAMLError as e: raise PairFileError(f"{path}: not valid YAML ({e})") from None
     _need(isinstance(d, dict), path, "a pair file is a mapping (name, source, target, pixel_scale, size, ...)")
-    keys = [f for f in PairFile.__dataclass_fields__ if f not in ('file', 'paired')]
+    keys = [f for f in PairFile.__dataclass_fields__ if f not in ('file', 'paired')] + list(SIMULATED_KEYS)
     bad = sorted(set(d) - set(keys)); _need(not bad, path, f"unknown key(s) {bad}; a pair file takes {', '.join(keys)}")
-    for k in ('name', 'source', 'target', 'pixel_scale', 'size'): _need(k in d, path, f"missing key {k!r}")
+    for k in ('name', 'source', 'target', 'size'): _need(k in d, path, f"missing key {k!r}")
     name = d['name']
     _need(isinstance(name, str) and name and all(c.isalnum() or c in '-_.' for c in name), f"{path}: name",
           f"must be letters, digits, '-', '_' or '.', got {name!r}")
-    _need(name not in SURVEY_PAIRS, f"{path}: name", f"{name!r} is a built-in pair; give yours another name")
-    ps, size = d['pixel_scale'], d['size']
-    _need(isinstance(ps, (int, float)) and not isinstance(ps, bool) and 0 < ps < 100, f"{path}: pixel_scale", f"must be arcsec/pixel > 0, got {ps!r}")
-    _need(isinstance(size, int) and not isinstance(size, bool) and 8 <= size <= 1024, f"{path}: size", f"must be an integer number of pixels in 8..1024, got {size!r}")
+    _need(builtin or name not in SURVEY_PAIRS, f"{path}: name", f"{name!r} is a built-in pair; give yours another name")
+    size = _size(d['size'], f"{path}: size")
     src, tgt = _domain(d['source'], 'source', path.parent, path), _domain(d['target'], 'target', path.parent, path)
+    unknown = d.get('unknown') or []
+    _need(isinstance(unknown, list) and all(isinstance(c, str) for c in unknown), f"{path}: unknown", f"must be a list of class names, got {unknown!r}")
+    params = d.get('params') or {}
+    _need(isinstance(params, dict) and not any(isinstance(v, (dict, list)) for v in params.values()), f"{path}: params",
+          "must be a flat mapping of stage parameters")
+    sim = [x.format == 'simulated' for x in (src, tgt)]
+    if any(sim):
+        _need(all(sim), path, "both domains must be simulated, or neither: a simulated domain has no pixels to compare with a file's")
+        return _simulated_pair(d, src, tgt, path)
+    bad = [k for k in SIMULATED_KEYS if k in d]
+    _need(not bad, path, f"{bad} describe simulated pairs; a pair of files maps its classes with 'classes'")
+    _need('pixel_scale' in d, path, "missing key 'pixel_scale'")
+    ps = d['pixel_scale']
+    _need(isinstance(ps, (int, float)) and not isinstance(ps, bool) and 0 < ps < 100, f"{path}: pixel_scale", f"must be arcsec/pixel > 0, got {ps!r}")
     bands = d.get('bands') or {}
     _need(isinstance(bands, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in bands.items()), f"{path}: bands",
           f"must map source band names to target band names, got {bands!r}")
@@ -356,24 +386,27 @@ def read_pair_file(path # a YAML pair file
           f"{path}: classes", "must map each study class to a non-empty list of the files' class names")
     seen = [c for v in classes.values() for c in v]
     dup = sorted({c for c in seen if seen.count(c) > 1}); _need(not dup, f"{path}: classes", f"file classes {dup} are mapped twice")
-    unknown = d.get('unknown') or []
-    _need(isinstance(unknown, list) and all(isinstance(c, str) for c in unknown), f"{path}: unknown", f"must be a list of class names, got {unknown!r}")
     _need(not classes or set(unknown) <= set(classes), f"{path}: unknown", f"classes {sorted(set(unknown) - set(classes))} are not study classes {list(classes)}")
-    params = d.get('params') or {}
-    _need(isinstance(params, dict) and not any(isinstance(v, (dict, list)) for v in params.values()), f"{path}: params",
-          "must be a flat mapping of stage parameters")
     return PairFile(name, src, tgt, float(ps), size, dict(bands), {k: list(v) for k, v in classes.items()}, tuple(unknown),
                     dict(params), str(d.get('description', '')), str(path))
 
+# %% ../nbs/00_surveys.ipynb #ab9d6921
+def builtin_pair_files() -> list:
+    "The pair files of the built-in pairs (`pairs/*.yaml` beside the stage notebooks)"
+    from deepastro.core import nbs_dir
+    return sorted((nbs_dir() / 'pairs').glob('*.yaml'))
+
+SURVEY_PAIRS = {p.name: p for p in (read_pair_file(f, builtin=True) for f in builtin_pair_files())}
+
 # %% ../nbs/00_surveys.ipynb #09e215a1
-PAIR_FILES: dict = {}   # name -> PairFile read in this process
+PAIR_FILES: dict = {}   # name -> pair read from a file in this process
 
 def is_pair_file(pair) -> bool:
     "Whether `pair` names a pair file (a `PairFile`, or a path ending in .yaml or .yml)"
     return isinstance(pair, PairFile) or (isinstance(pair, (str, Path)) and str(pair).endswith(('.yaml', '.yml')))
 
 def get_pair(name) -> SurveyPair|PairFile:
-    "The built-in `SurveyPair` called `name`, or the `PairFile` at path `name` (either passes through)"
+    "The built-in pair called `name`, or the pair of the file at path `name`: a `PairFile`, or a `SurveyPair` if simulated"
     if isinstance(name, (SurveyPair, PairFile)): return name
     if is_pair_file(name):
         p = read_pair_file(name); PAIR_FILES[p.name] = p

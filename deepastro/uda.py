@@ -15,7 +15,7 @@ from fastai.data.core import DataLoaders
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
-from .data import ArrayDataLoader, PairData, DataError, make_pair_dataset
+from .data import ArrayDataLoader, PairData, DataError, make_pair_dataset, take_rows
 from .core import scratch_dir, atomic_write, Record, transient, save_record, progress
 from .models import arch_slug, create_model, latent_of, fit_one_cycle, training_learner
 from .da import TargetFeed, LossTerm, gap_share
@@ -152,14 +152,14 @@ class UDAData:
                                ArrayDataLoader(*self.source('valid'), bs * 2, seed=seed))
 
     def _y(self, y): return torch.as_tensor(self.lut[y.numpy()])
-    def source(self, split): "Images and known-class labels of a source split"; i = self.idx_s[split]; return self.data.x_s[i], self._y(self.data.y_s[i])
-    def target(self, split): "Images and labels (known-class index, -1 unknown) of a target split"; i = self.idx_t[split]; return self.data.x_t[i], self._y(self.data.y_t[i])
+    def source(self, split): "Images and known-class labels of a source split"; i = self.idx_s[split]; return take_rows(self.data.x_s, i), self._y(self.data.y_s[i])
+    def target(self, split): "Images and labels (known-class index, -1 unknown) of a target split"; i = self.idx_t[split]; return take_rows(self.data.x_t, i), self._y(self.data.y_t[i])
     def target_names(self, split): "True class names of a target split"; return np.asarray(self.all_names)[self.data.y_t.numpy()[self.idx_t[split]]]
     def labelled_target(self): "The few labelled target images and their labels"; return self.data.x_t[self.idx_lab], self._y(self.data.y_t[self.idx_lab])
     def oracle_dls(self, bs:int=128, augment:bool=True):
         "DataLoaders over the *labelled* target training and validation images of the known classes"
         def known(split):
-            x, y = self.target(split); k = y >= 0; return x[k], y[k]
+            x, y = self.target(split); k = y >= 0; return take_rows(x, k), y[k]
         xtr, ytr = known('train')
         return DataLoaders(BalancedDataLoader(xtr, ytr, min(bs, len(xtr)), shuffle=True, augment=augment, seed=self.seed),
                            ArrayDataLoader(*known('valid'), bs * 2, seed=self.seed))

@@ -242,7 +242,7 @@ def test_nan_in_dataset_file(tmp_path):
 def test_nan_in_save_dataset(tmp_path):
     p = tmp_path / 'd.h5'
     im = np.ones((4, 3, 8, 8)); im[0, 0, 0, 0] = np.nan; im[0, 1, 0, 0] = np.inf
-    with pytest.raises(DataError, match=esc(p) + r': 2 NaN/inf pixels in 1 images'): save_dataset(p, im, _meta(4), _prov())
+    with pytest.raises(DataError, match=esc(p) + r' \(rows 0\.\.3\): 2 NaN/inf pixels in 1 images'): save_dataset(p, im, _meta(4), _prov())
     assert not p.exists() and list(tmp_path.iterdir()) == []
 
 

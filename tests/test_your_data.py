@@ -127,7 +127,7 @@ def test_nan_pixels_in_a_domain_name_the_file(tmp_path):
     d = dict(name='nan', pixel_scale=0.2, size=32, source=dict(format='deepadversaries', path='da', year=1, pixel_scale=0.2, bands=['g', 'r', 'i']),
              target=dict(format='deepadversaries', path='da', year=1, pixel_scale=0.2, bands=['g', 'r', 'i']))
     (tmp_path / 'p.yaml').write_text(yaml.safe_dump(d))
-    with pytest.raises(DataError, match='images_Y1_train.npy: 1 NaN/inf pixels in 1 images'):
+    with pytest.raises(DataError, match=r'images_Y1_train\.npy \(rows 0\.\.\d+\): 1 NaN/inf pixels in 1 images'):
         make_file_pair_dataset(read_pair_file(tmp_path / 'p.yaml'), 10, tmp_path / 'data', verbose=False)
 
 def test_cli_refuses_a_bad_pair_file_before_anything_runs(tmp_path):
