@@ -308,7 +308,7 @@ def write_seeds_table(runs_dir, pair:str, seeds=None) -> Path:
     return atomic_write(Path(runs_dir) / pair_name(pair) / 'seeds.csv', lambda tmp: t.to_csv(tmp, index=False))
 
 # %% ../nbs/09_pipeline.ipynb #7884a7f0
-STAGE_GB = 10.   # memory per stage assumed by default_jobs (see the text above: most stages need far less, one peaked at 11.6 GB)
+STAGE_GB = 4.5   # memory per stage assumed by default_jobs: the largest peak of `benchmarks/bench_memory.py stages` (see above), rounded up
 
 def _ncpu() -> int: return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
 
