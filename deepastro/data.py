@@ -17,7 +17,8 @@ __all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_B
            'load_dataset', 'FileImages', 'block_order', 'dataset_key', 'make_pair_dataset', 'read_galaxy10',
            'read_deepadversaries', 'read_fits_cutouts', 'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies',
            'read_domain', 'map_classes', 'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral',
-           'ArrayDataset', 'ArrayDataLoader', 'memory_budget_gb', 'take_rows', 'PairData', 'DataResult', 'run_data']
+           'ArrayDataset', 'ArrayDataLoader', 'fit_scaler', 'fits_in_memory', 'memory_budget_gb', 'take_rows',
+           'PairData', 'DataResult', 'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
@@ -685,6 +686,19 @@ class ArrayDataLoader(DataLoader):
 # %% ../nbs/02_data.ipynb #eebf743a
 FIT_IMAGES = 1000   # training images the scaler's percentiles are fitted on, at most
 
+def fit_scaler(images, # raw images: an array, tensor or `FileImages`
+               rows, # the training rows
+               seed:int=0, # of the image and pixel sample
+              ) -> ArcsinhScaler:
+    "An `ArcsinhScaler` fitted on at most `FIT_IMAGES` of `rows` (a seeded choice): the same in memory and from a file"
+    if len(rows) > FIT_IMAGES: rows = np.sort(np.random.default_rng(seed).choice(rows, FIT_IMAGES, replace=False))
+    return ArcsinhScaler().fit(np.asarray(images[rows]), seed=seed)
+
+def fits_in_memory(*files:FileImages, max_memory_gb:float|None=None) -> bool:
+    "Whether `files`, as float32, take at most `max_memory_gb` (None: `memory_budget_gb()`)"
+    gb = memory_budget_gb() if max_memory_gb is None else max_memory_gb
+    return bool(sum(4 * np.prod(f.shape, dtype=np.float64) for f in files) <= gb * 2**30)
+
 def memory_budget_gb() -> float:
     "The images a `PairData` holds in memory at most, GB: $DEEPASTRO_MEMORY_GB if set (0: always read from the files), else 1"
     v = os.environ.get('DEEPASTRO_MEMORY_GB', '1')
@@ -710,9 +724,7 @@ class PairData:
                 ):
         self.paths = {k: Path(v) for k, v in paths.items()}
         files = {k: FileImages(v) for k, v in self.paths.items()}
-        nbytes = sum(4 * np.prod(f.shape, dtype=np.float64) for f in files.values())
-        if max_memory_gb is None: max_memory_gb = memory_budget_gb()
-        self.in_memory = bool(nbytes <= max_memory_gb * 2**30)
+        self.in_memory = fits_in_memory(*files.values(), max_memory_gb=max_memory_gb)
         if self.in_memory: img_s, self.meta_s, self.prov_s = load_dataset(self.paths['source'])
         else: img_s, (self.meta_s, self.prov_s) = files['source'], read_meta(self.paths['source'])
         self.classes = list(self.prov_s.get('classes', sorted(self.meta_s.class_name.unique())))
@@ -721,9 +733,7 @@ class PairData:
         self.split = stratified_split(self.meta_s.label.values, fractions, seed)
         self.split = {k: v[keep[v]] for k, v in self.split.items()}
         if n_train is not None: self.split['train'] = self.split['train'][:n_train]
-        fit = self.split['train']
-        if len(fit) > FIT_IMAGES: fit = np.sort(np.random.default_rng(seed).choice(fit, FIT_IMAGES, replace=False))
-        self.scaler = ArcsinhScaler().fit(np.asarray(img_s[fit]), seed=seed)
+        self.scaler = fit_scaler(img_s, self.split['train'], seed)
         self.x_s = self.scaler(img_s) if self.in_memory else FileImages(self.paths['source'], transform=self.scaler)
         self.y_s = torch.tensor(self.meta_s.label.values)
         self.x_t = self.y_t = self.meta_t = None

@@ -17,7 +17,7 @@ from .surveys import get_pair, get_survey, draw_fwhm
 from .simulate import draw_population, observed_properties, simulate
 from .data import (DataError, FORMAT, ArcsinhScaler, ArrayDataLoader, save_dataset, load_dataset, dataset_key,
                             stratified_split,
-                            DatasetWriter, FileImages, read_meta, take_rows, memory_budget_gb, SIM_BLOCK, FIT_IMAGES)
+                            DatasetWriter, FileImages, read_meta, take_rows, fits_in_memory, fit_scaler, SIM_BLOCK)
 from .core import Record, transient, save_record, scratch_dir, progress
 from .models import arch_slug, create_model, predict, fit_one_cycle, training_learner
 
@@ -287,9 +287,7 @@ def debias_inputs(img, # raw images (nanomaggies): an array, or a `FileImages` (
                   seed:int=0, # of the scaler's image and pixel sample
                  ) -> tuple:
     "Scaled images (arcsinh stretch fitted on up to `FIT_IMAGES` training images) and the (alpha, mag_r) extra targets of the loss"
-    fit = split['train']
-    if len(fit) > FIT_IMAGES: fit = np.sort(np.random.default_rng(seed).choice(fit, FIT_IMAGES, replace=False))
-    scaler = ArcsinhScaler().fit(np.asarray(img[fit]), seed=seed)
+    scaler = fit_scaler(img, split['train'], seed)
     x = FileImages(img.path, rows=img.rows, transform=scaler) if isinstance(img, FileImages) else scaler(img)
     return x, torch.tensor(meta[['alpha', 'mag_r']].to_numpy(np.float32))
 
@@ -375,7 +373,7 @@ def run_debias(run_dir=None, # the run folder (None: a scratch folder)
     progress(f'simulating {n_debias} galaxies through the source survey of {pair}')
     path = make_debias_dataset(pair, n_debias, run / 'data', smooth_fraction, seed)
     img, (meta, prov) = FileImages(path), read_meta(path)     # held in memory only up to `memory_budget_gb` (see 02_data)
-    if 4 * np.prod(img.shape, dtype=np.float64) <= memory_budget_gb() * 2**30: img = load_dataset(path)[0]
+    if fits_in_memory(img): img = load_dataset(path)[0]
     y_true = meta.label.to_numpy()
     y_obs = LabelBias(theta, gamma).apply(y_true, meta.alpha.values, meta.mag_r.values, seed=seed + 3)
     split = stratified_split(y_obs, (0.45, 0.1, 0.45), seed)
