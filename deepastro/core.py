@@ -8,9 +8,9 @@ import os, json, math, time, tempfile, contextlib, dataclasses
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['atomic_path', 'atomic_write', 'file_lock', 'clean_stale_scratch', 'scratch_dir', 'nbs_dir', 'heap_alloc',
-           'set_kernel_threads', 'error_text', 'read_results', 'update_results', 'transient', 'Record', 'save_record',
-           'load_record', 'mean_se', 'progress', 'eta_text']
+__all__ = ['HEAP_MMAP_MB', 'atomic_path', 'atomic_write', 'file_lock', 'clean_stale_scratch', 'scratch_dir', 'nbs_dir',
+           'heap_alloc', 'set_kernel_threads', 'error_text', 'read_results', 'update_results', 'transient', 'Record',
+           'save_record', 'load_record', 'mean_se', 'progress', 'eta_text']
 
 # %% ../nbs/00_core.ipynb #87f37fd4
 @contextlib.contextmanager
@@ -91,13 +91,14 @@ def _glibc():
     except (OSError, AttributeError): return None
 
 _LIBC, _heap_depth = _glibc(), 0
+HEAP_MMAP_MB = 64   # inside `heap_alloc`, blocks of at least this many MB still get their own mmap (they would fragment the heap)
 
 @contextlib.contextmanager
 def heap_alloc():
-    "Inside: large CPU tensors reuse heap memory instead of a fresh `mmap` each time (glibc; nestable; also a decorator)"
+    "Inside: CPU tensors below `HEAP_MMAP_MB` reuse heap memory instead of a fresh `mmap` each time (glibc; nestable; also a decorator)"
     global _heap_depth
     on = _LIBC is not None and os.environ.get('DEEPASTRO_HEAP_ALLOC', '1') != '0'
-    if on and _heap_depth == 0: _LIBC.mallopt(_M_MMAP_MAX, 0); _LIBC.mallopt(_M_TRIM_THRESHOLD, 2**30)
+    if on and _heap_depth == 0: _LIBC.mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_MB * 2**20); _LIBC.mallopt(_M_TRIM_THRESHOLD, 2**30)
     _heap_depth += on
     try: yield
     finally:
@@ -164,8 +165,10 @@ class Record:
 
 # %% ../nbs/00_core.ipynb #b5a85142
 def save_record(run_dir, stage:str, record:Record) -> Path:
-    "Write `record` as section `stage` of `run_dir/results.json`"
-    return update_results(run_dir, stage, record.to_dict())
+    "Write `record` as section `stage` of `run_dir/results.json`; its stored fields then hold what a reader loads (NaN as None)"
+    d = record.to_dict(); path = update_results(run_dir, stage, d)
+    for k, v in json.loads(json.dumps(d)).items(): setattr(record, k, v)
+    return path
 
 def load_record(run_dir, stage:str, cls:type):
     "Section `stage` of `run_dir/results.json` as a `cls` record, or None if that section is absent"

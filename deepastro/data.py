@@ -15,10 +15,10 @@ from .core import atomic_path, scratch_dir, progress
 __all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_BLOCK', 'FILE_BLOCK', 'WINDOW', 'FIT_IMAGES',
            'DataError', 'check_shape', 'check_images', 'DatasetWriter', 'save_dataset', 'read_provenance', 'read_meta',
            'load_dataset', 'FileImages', 'block_order', 'dataset_key', 'make_pair_dataset', 'read_galaxy10',
-           'read_deepadversaries', 'read_fits_cutouts', 'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies',
-           'read_domain', 'map_classes', 'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral',
-           'ArrayDataset', 'ArrayDataLoader', 'fit_scaler', 'fits_in_memory', 'memory_budget_gb', 'take_rows',
-           'PairData', 'DataResult', 'run_data']
+           'read_deepadversaries', 'FitsCutouts', 'read_fits_cutouts', 'overlap_matrix', 'resample', 'match_bands',
+           'to_nanomaggies', 'read_domain', 'map_classes', 'make_file_pair_dataset', 'ArcsinhScaler',
+           'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader', 'fit_scaler', 'fits_in_memory',
+           'memory_budget_gb', 'take_rows', 'PairData', 'DataResult', 'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
@@ -343,9 +343,48 @@ def read_deepadversaries(folder, # holds images_Y{year}_{split}.npy and labels_{
                           taxonomy='three', classes=list(class_names('three')), units='as in the file')
 
 # %% ../nbs/02_data.ipynb #cdeeb2e5
-def read_fits_cutouts(catalog, taxonomy:str='three', n_bands:int|None=None):
-    "FITS cutouts listed in CSV `catalog` as (images, meta, provenance)"
+def _read_cutout(q:Path, n_bands:int|None=None) -> np.ndarray:
+    "One FITS cutout as a float32 (bands, H, W) array: a cube in one HDU, or one 2-D HDU per band"
     from astropy.io import fits
+    try:
+        with fits.open(q) as h: planes = [np.asarray(x.data) for x in h if x.data is not None]
+    except (OSError, TypeError, ValueError) as e: raise DataError(f"{q}: not a readable FITS file ({e})") from None
+    if not planes: raise DataError(f"{q}: no image data in any HDU")
+    if len(planes) == 1 and planes[0].ndim == 3: a = planes[0]
+    elif all(p.ndim == 2 for p in planes) and len({p.shape for p in planes}) == 1: a = np.stack(planes)
+    else: raise DataError(f"{q}: expected a (bands, H, W) cube or one 2-D HDU per band of one size, got {[p.shape for p in planes]}")
+    return check_images(a.astype(np.float32)[None], str(q), n_bands)[0]
+
+class FitsCutouts:
+    "The FITS cutouts of a catalogue, one file per galaxy, read when indexed: (N, bands, H, W) like a `FileImages`"
+    def __init__(self, catalog:Path, # the CSV catalogue (file names are relative to it)
+                 files, # the cutout file of each row
+                 n_bands:int|None=None, # bands every cutout must have
+                ):
+        self.path, self.files, self.n_bands = Path(catalog), [Path(catalog).parent / f for f in files], n_bands
+        for q in self.files:
+            if not q.exists(): raise FileNotFoundError(f"cutout listed in {self.path.name} not found: {q}")
+        self.file_shape = (len(self.files), *_read_cutout(self.files[0], n_bands).shape) if self.files else (0, n_bands or 1, 1, 1)
+    @property
+    def shape(self) -> tuple: return self.file_shape
+    def __len__(self): return len(self.files)
+    def __getitem__(self, idx) -> np.ndarray:
+        "Cutouts at rows `idx` (an integer, slice or integer array) as a float32 array, each checked against the first's shape"
+        rows = np.arange(len(self))[idx]; single = np.ndim(rows) == 0
+        out = np.empty((np.size(rows), *self.file_shape[1:]), np.float32)
+        for k, r in enumerate(np.atleast_1d(rows)):
+            a = _read_cutout(self.files[r], self.n_bands)
+            if a.shape != self.file_shape[1:]: raise DataError(f"{self.files[r]}: shape {a.shape} differs from the first cutout's {self.file_shape[1:]}")
+            out[k] = a
+        return out[0] if single else out
+
+# %% ../nbs/02_data.ipynb #f15feb5e
+def read_fits_cutouts(catalog, # CSV catalogue: a `file` column, and `class_name` or `label`
+                      taxonomy:str='three', # the class names the labels refer to
+                      n_bands:int|None=None, # bands every cutout must have
+                      lazy:bool=False, # return the images as a `FitsCutouts` (each file read when indexed) instead of an array
+                     ):
+    "FITS cutouts listed in CSV `catalog` as (images, meta, provenance)"
     catalog = Path(catalog)
     if not catalog.exists(): raise FileNotFoundError(f"catalogue not found: {catalog}")
     cat = pd.read_csv(catalog)
@@ -360,21 +399,8 @@ def read_fits_cutouts(catalog, taxonomy:str='three', n_bands:int|None=None):
         if bad: raise DataError(f"{catalog}: labels {bad} outside 0..{len(names) - 1} of taxonomy {taxonomy!r}")
         cat['class_name'] = [names[i] for i in cat.label]
     else: raise DataError(f"{catalog}: needs a 'class_name' or 'label' column")
-    ims = []
-    for fn in cat.file:
-        q = catalog.parent / fn
-        if not q.exists(): raise FileNotFoundError(f"cutout listed in {catalog.name} not found: {q}")
-        try:
-            with fits.open(q) as h:
-                planes = [np.asarray(x.data) for x in h if x.data is not None]
-        except (OSError, TypeError, ValueError) as e: raise DataError(f"{q}: not a readable FITS file ({e})") from None
-        if not planes: raise DataError(f"{q}: no image data in any HDU")
-        if len(planes) == 1 and planes[0].ndim == 3: a = planes[0]
-        elif all(p.ndim == 2 for p in planes) and len({p.shape for p in planes}) == 1: a = np.stack(planes)
-        else: raise DataError(f"{q}: expected a (bands, H, W) cube or one 2-D HDU per band of one size, got {[p.shape for p in planes]}")
-        if ims and a.shape != ims[0].shape: raise DataError(f"{q}: shape {a.shape} differs from the first cutout's {ims[0].shape}")
-        ims.append(check_images(a.astype(np.float32)[None], str(q), n_bands)[0])
-    images = check_images(np.stack(ims), str(catalog), n_bands)
+    images = FitsCutouts(catalog, cat.file, n_bands)
+    if not lazy: images = check_images(images[:], str(catalog), n_bands)
     return images, cat.reset_index(drop=True), dict(kind='fits', file=str(catalog), taxonomy=taxonomy,
                                                     classes=list(class_names(taxonomy)), anomaly_classes=list(ANOMALY_CLASSES),
                                                     units='as in the files')
@@ -448,7 +474,7 @@ def read_domain(d:DomainFile, # one domain of a `PairFile`
     "Images (a `FileImages` read when indexed; in the file's unit), metadata with the catalogue roles, provenance of one domain"
     if d.format == 'galaxy10': img, meta, prov = read_galaxy10(d.path, lazy=True)
     elif d.format == 'deepadversaries': img, meta, prov = read_deepadversaries(d.path, d.year, d.split, lazy=True)
-    elif d.format == 'fits': img, meta, prov = read_fits_cutouts(d.path, d.taxonomy)     # one file per galaxy, read here
+    elif d.format == 'fits': img, meta, prov = read_fits_cutouts(d.path, d.taxonomy, lazy=True)   # one file per galaxy, read when indexed
     elif d.format == 'deepastro': img, (meta, prov) = FileImages(d.path), read_meta(d.path)
     else: raise DataError(f"{where}.format: unknown format {d.format!r}")
     bands = list(d.bands or prov.get('bands') or [])
@@ -513,19 +539,29 @@ def _file_stats(path) -> list:
 
 FILE_BLOCK = 256   # images read, resampled and written at a time
 
+def _nmgy_per_electron(d:DomainFile, unit:str, n_bands:int, bands:list) -> list|None:
+    "Nanomaggies per detected electron in each of the kept `bands`, from the domain's gain (None: no gain given)"
+    if d.gain is None: return None
+    g = np.broadcast_to(np.asarray(d.gain, float), (n_bands,))
+    per_unit = (10**(-0.4 * (np.broadcast_to(np.asarray(d.zero_point, float), (n_bands,)) - 22.5)) if unit == 'adu' else np.ones(n_bands))
+    return [float(per_unit[b] / g[b]) for b in bands]
+
 def make_file_pair_dataset(p:PairFile, # the pair
                            n:int, # at most this many galaxies per domain (a seeded random choice)
                            out_dir, # where the two datasets go
                            seed:int=0, # fixes the choice
                            force:bool=False, # prepare again even if the datasets exist
                            verbose:bool=True, # say what was done
+                           domains=('source', 'target'), # the domains to write (both are read: the class mapping needs both)
                           ) -> dict:
-    "Both domains of pair file `p` on its common grid, as deepastro datasets: {'source': path, 'target': path}"
+    "The domains of pair file `p` on its common grid, as deepastro datasets: {'source': path, 'target': path}"
     import dataclasses
     if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
+    bad = [d for d in domains if d not in ('source', 'target')]
+    if bad or not domains: raise ValueError(f"domains must be among 'source' and 'target', got {domains!r}")
     key = dataset_key(pair=dataclasses.asdict(p), n=n, seed=seed, version=FORMAT,
                       files=[_file_stats(p.source.path), _file_stats(p.target.path)])
-    out_dir = Path(out_dir); paths = {d: out_dir / f'{p.name}_{d}_{key}.h5' for d in ('source', 'target')}
+    out_dir = Path(out_dir); paths = {d: out_dir / f'{p.name}_{d}_{key}.h5' for d in domains}
     if not force and all(q.exists() for q in paths.values()):
         if verbose: print(f"reusing {paths['source'].name}, {paths['target'].name}")
         return paths
@@ -540,6 +576,7 @@ def make_file_pair_dataset(p:PairFile, # the pair
         rows, labels = m[dom]['rows'], m[dom]['labels']
         if len(rows) > n:
             pick = np.sort(rng.choice(len(rows), n, replace=False)); rows, labels = rows[pick], labels[pick]
+        if dom not in domains: continue     # the generator has still drawn its choice: the domain written is the same either way
         mt = meta.iloc[rows].reset_index(drop=True).drop(columns=['file_label', 'file_class'], errors='ignore').rename(columns={'label': 'file_label', 'class_name': 'file_class'})
         mt.insert(0, 'label', labels); mt.insert(1, 'class_name', np.array(m['classes'] + m['anomaly_classes'])[labels])
         display = prov['unit'] == 'display'
@@ -547,7 +584,8 @@ def make_file_pair_dataset(p:PairFile, # the pair
                 kind='pair-file', pair=p.name, pair_file=p.file, domain=dom, survey=d.survey, format=d.format, file=d.path,
                 bands=[prov['bands'][b] for b in bands], file_bands=prov['bands'], pixel_scale=p.pixel_scale, file_pixel_scale=prov['pixel_scale'],
                 stamp=p.size, classes=m['classes'], anomaly_classes=m['anomaly_classes'], paired=False, dropped=m[dom]['dropped'],
-                n_file=int(len(img)), seed=seed, units='display' if display else 'nanomaggies', catalog=dict(d.catalog)),
+                n_file=int(len(img)), seed=seed, units='display' if display else 'nanomaggies', catalog=dict(d.catalog),
+                nmgy_per_electron=_nmgy_per_electron(d, prov['unit'], len(prov['bands']), bands)),
                 dtype='float16' if display else 'float32') as w:     # 8-bit levels survive float16 (see above)
             for k in range(0, len(rows), FILE_BLOCK):
                 r = rows[k:k + FILE_BLOCK]

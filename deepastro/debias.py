@@ -13,7 +13,7 @@ from scipy.optimize import minimize
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner, Metric
 from fastai.callback.tracker import SaveModelCallback
-from .surveys import get_pair, get_survey, draw_fwhm
+from .surveys import get_pair, get_survey, draw_fwhm, PairFile
 from .simulate import draw_population, observed_properties, simulate
 from .data import (DataError, FORMAT, ArcsinhScaler, ArrayDataLoader, save_dataset, load_dataset, dataset_key,
                             stratified_split,
@@ -25,7 +25,7 @@ from .models import arch_slug, create_model, predict, fit_one_cycle, training_le
 __all__ = ['DEBIAS_CLASSES', 'INTRINSIC', 'OBSERVABLES', 'debias_population', 'debias_catalogue', 'LabelBias', 'fraction_curve',
            'plot_fraction_curves', 'kdtree_bins', 'bias_metric', 'bias_metric_1d', 'auto_depth', 'fit_label_bias',
            'DebiasLoss', 'make_debias_dataset', 'LabelAccuracy', 'train_on_labels', 'debias_inputs', 'debias_test',
-           'DebiasResult', 'run_debias']
+           'DebiasResult', 'debias_reason', 'catalogue_table', 'simulated_study', 'catalogue_study', 'run_debias']
 
 # %% ../nbs/07_debias.ipynb #aa6e89a4
 DEBIAS_CLASSES = ('disk', 'smooth')
@@ -286,28 +286,44 @@ def debias_inputs(img, # raw images (nanomaggies): an array, or a `FileImages` (
                   split:dict, # indices; the scaler is fitted on 'train'
                   seed:int=0, # of the scaler's image and pixel sample
                  ) -> tuple:
-    "Scaled images (arcsinh stretch fitted on up to `FIT_IMAGES` training images) and the (alpha, mag_r) extra targets of the loss"
+    "Scaled images (arcsinh stretch fitted on up to `FIT_IMAGES` training images) and the (alpha, mag_r) extra targets of the loss (alpha alone without mag_r)"
     scaler = fit_scaler(img, split['train'], seed)
     x = FileImages(img.path, rows=img.rows, transform=scaler) if isinstance(img, FileImages) else scaler(img)
-    return x, torch.tensor(meta[['alpha', 'mag_r']].to_numpy(np.float32))
+    return x, torch.tensor(meta[['alpha', 'mag_r'] if 'mag_r' in meta else ['alpha']].to_numpy(np.float32))
 
-def debias_test(models:dict, x, y_true, y_obs, split:dict, meta:pd.DataFrame, intrinsic, n_bins:int=10, seed:int=0) -> dict:
+def debias_test(models:dict, # 'naive' and 'debiased' Learners
+                x, # the scaled images (a tensor or a `FileImages`)
+                y_true, # true classes (None: unknown, a catalogue's own labels)
+                y_obs, # the observed labels the models were trained on
+                split:dict, # 'test' indices
+                meta:pd.DataFrame, # the catalogue: observables and intrinsic columns
+                intrinsic, # intrinsic columns of the metric's k-d tree
+                n_bins:int=10, # observable bins per intrinsic bin
+                seed:int=0, # of the bootstrap errors
+                observables=OBSERVABLES, # observable columns of the metric
+               ) -> dict:
     "Class assignments, accuracies, bias metrics and their table on the test galaxies for the 'naive' and 'debiased' Learners"
     te = split['test']; mt = meta.iloc[te].reset_index(drop=True)
     probs = {k: F.softmax(predict(m.model, take_rows(x, te))[0], 1).numpy() for k, m in models.items()}
-    assigns = {'truth': y_true[te], 'labels': y_obs[te], 'naive': probs['naive'].argmax(1), 'naive (soft)': probs['naive'],
-               'de-biased': probs['debiased'].argmax(1), 'de-biased (soft)': probs['debiased']}
+    assigns = {**({'truth': y_true[te]} if y_true is not None else {}), 'labels': y_obs[te], 'naive': probs['naive'].argmax(1),
+               'naive (soft)': probs['naive'], 'de-biased': probs['debiased'].argmax(1), 'de-biased (soft)': probs['debiased']}
     depth = auto_depth(len(te), per_bin=100 * n_bins, max_depth=7)
-    L = {k: bias_metric(mt, a, intrinsic=intrinsic, n_bins=n_bins, depth=depth, n_boot=50, seed=seed) for k, a in assigns.items()}
-    L3 = {k: bias_metric(mt, a, n_bins=n_bins, depth=depth, seed=seed)['L'] for k, a in assigns.items()}   # the paper's three parameters
+    metric = lambda a, **kw: bias_metric(mt, a, n_bins=n_bins, depth=depth, seed=seed, observables=observables, **kw)
+    L = {k: metric(a, intrinsic=intrinsic, n_boot=50) for k, a in assigns.items()}
+    L3 = ({k: metric(a)['L'] for k, a in assigns.items()} if set(INTRINSIC) <= set(mt) else {})   # the paper's three parameters
     L1 = {k: bias_metric_1d(mt.alpha, a, n_boot=50, seed=seed) for k, a in assigns.items()}
-    acc = {'labels': float((y_obs[te] == y_true[te]).mean()), **{k: float((probs[k].argmax(1) == y_true[te]).mean()) for k in probs}}
-    table = pd.DataFrame({'L': {k: r['L'] for k, r in L.items()}, 'L err': {k: r['L_err'] for k, r in L.items()},
-                          f'L ({", ".join(INTRINSIC)})': L3, 'L 1-D': {k: r['L'] for k, r in L1.items()},
-                          'L 1-D err': {k: r['L_err'] for k, r in L1.items()},
-                          'accuracy vs truth': {'labels': acc['labels'], 'naive': acc['naive'], 'de-biased': acc['debiased']}})
-    return dict(assigns=assigns, accuracy=acc, depth=depth, L_paper_intrinsic=L3, table=table,
-                L={k: dict(L=r['L'], err=r['L_err']) for k, r in L.items()}, L_1d={k: dict(L=r['L'], err=r['L_err']) for k, r in L1.items()})
+    acc = ({} if y_true is None else
+           {'labels': float((y_obs[te] == y_true[te]).mean()), **{k: float((probs[k].argmax(1) == y_true[te]).mean()) for k in probs}})
+    agree = {k: float((probs[k].argmax(1) == y_obs[te]).mean()) for k in probs}
+    frac = {k: float(_fractions_matrix(a, len(te), 2)[:, 1].mean()) for k, a in assigns.items()}
+    cols = {'L': {k: r['L'] for k, r in L.items()}, 'L err': {k: r['L_err'] for k, r in L.items()},
+            f'L ({", ".join(INTRINSIC)})': L3, 'L 1-D': {k: r['L'] for k, r in L1.items()}, 'L 1-D err': {k: r['L_err'] for k, r in L1.items()},
+            'smooth fraction': frac}
+    if acc: cols['accuracy vs truth'] = {'labels': acc['labels'], 'naive': acc['naive'], 'de-biased': acc['debiased']}
+    cols['agreement with labels'] = {'naive': agree['naive'], 'de-biased': agree['debiased']}
+    return dict(assigns=assigns, accuracy=acc, agreement=agree, smooth_fraction=frac, depth=depth, L_paper_intrinsic=L3,
+                table=pd.DataFrame(cols), L={k: dict(L=r['L'], err=r['L_err']) for k, r in L.items()},
+                L_1d={k: dict(L=r['L'], err=r['L_err']) for k, r in L1.items()})
 
 # %% ../nbs/07_debias.ipynb #25915eda
 @dataclass
@@ -328,6 +344,9 @@ class DebiasResult(Record):
     L: dict = field(default_factory=dict)        # assignment -> {L, err}: the bias metric on the chosen intrinsic parameters
     L_1d: dict = field(default_factory=dict)     # assignment -> {L, err}: the 1-D metric over resolution
     accuracy: dict = field(default_factory=dict) # labels, naive, debiased -> accuracy against the true classes (test)
+    label_agreement: dict = field(default_factory=dict)  # naive, debiased -> share of test galaxies whose label the model predicts
+    smooth_fraction: dict = field(default_factory=dict)  # assignment -> smooth fraction of the test galaxies (a collapsed model sits at 0 or 1)
+    truth: bool = True                           # the true classes are known (simulated); False: a catalogue's own labels
     train_seconds: float = float('nan')          # wall-clock training time of both models
     seconds: float = float('nan')                # wall-clock time of the whole stage
     images: object = transient()   # raw images of all galaxies (in memory only)
@@ -349,45 +368,124 @@ class DebiasResult(Record):
     @property
     def theta_fit_error(self) -> float:
         "Relative error of the fitted theta (NaN for unbiased labels, theta = 0)"
-        return self.theta_fit / self.theta - 1 if self.theta else float('nan')
+        return self.theta_fit / self.theta - 1 if self.theta and self.theta == self.theta else float('nan')
     def headline(self):
         return dict(bias_L_naive=self._L('naive'), bias_L_debiased=self._L('de-biased'), bias_reduction=self.reduction['hard'],
                     bias_reduction_soft=self.reduction['soft'], theta_fit_error=self.theta_fit_error,
                     debiased_accuracy=self.accuracy.get('debiased', float('nan')))
 
-# %% ../nbs/07_debias.ipynb #604cf5cd
-def run_debias(run_dir=None, # the run folder (None: a scratch folder)
-               pair:str='sdss-decals', # survey pair: the labels are made in its source survey, with its catalogue selection
-               n_debias:int=4000, # galaxies simulated for the study (train, valid, test: 45, 10, 45 %)
-               smooth_fraction:float=0.4, # intrinsic fraction of smooth galaxies
-               theta:float=1.0, # resolution scale of the labelling bias (the truth the fit must recover)
-               gamma:float=0.0, # optional magnitude dependence of theta, exp(gamma (m_r - 17))
-               arch:str='convnet', # architecture spec (see `deepastro.models.create_model`)
-               debias_epochs:int=8, # training epochs of each model
-               metric_bins:int=10, # equal-count observable bins per intrinsic bin in the bias metric
-               metric_intrinsic:str='size_kpc,M_r', # intrinsic parameters of the metric's k-d tree (comma-separated)
-               seed:int=0, # fixes catalogue, images, labels, split and training
-              ) -> DebiasResult:
-    "The de-biasing stage: biased labels, the fitted bias, a naive and a de-biased model and their bias L; records a `DebiasResult`"
-    run = Path(run_dir) if run_dir else scratch_dir(); t0 = time.perf_counter()
-    progress(f'simulating {n_debias} galaxies through the source survey of {pair}')
+# %% ../nbs/07_debias.ipynb #a0a4fc9c
+def _two_classes(debias_classes:str) -> tuple:
+    c = tuple(s.strip() for s in str(debias_classes).split(',') if s.strip())
+    if len(c) != 2 or c[0] == c[1]: raise ValueError(f"debias_classes must name two different classes 'disk-like,smooth', got {debias_classes!r}")
+    return c
+
+def debias_reason(pair, # a built-in pair, a pair file's path, or a pair
+                  debias_classes:str='disk,smooth', # the two study classes (disk-like, smooth)
+                 ) -> str:
+    "'' if the debias stage can run on `pair`; else why not (a pair of files needs the two classes and a resolution in its source catalogue)"
+    p = get_pair(pair)
+    if not isinstance(p, PairFile): return ''
+    cls = _two_classes(debias_classes)
+    if p.classes and not set(cls) <= set(p.classes):
+        return (f"the pair's classes {list(p.classes)} do not include {sorted(set(cls) - set(p.classes))}: name its disk-like and "
+                "smooth classes with the stage parameter debias_classes")
+    have = set(p.source.catalog)
+    if p.source.format == 'deepastro': have |= set(read_meta(p.source.path)[0].columns)
+    if 'alpha' not in have and not ({'size_kpc', 'fwhm'} <= have and have & {'redshift', 'z'}):
+        return ("the source catalogue gives no resolution: name an 'alpha' column (half-light radius / PSF FWHM), or 'size_kpc', "
+                "'redshift' and 'fwhm' (pair file: source.catalog)")
+    return ''
+
+def catalogue_table(meta:pd.DataFrame, # a catalogue with the pair file's roles as columns
+                    where:str='catalogue', # its file, for messages
+                   ) -> pd.DataFrame:
+    "The study's columns from a catalogue: alpha (given, or size_kpc over the angular scale at the redshift (Planck18) over fwhm), mag_r, size_kpc, M_r, z"
+    from astropy.cosmology import Planck18
+    import astropy.units as u
+    t = pd.DataFrame(index=meta.index); z = meta['redshift'] if 'redshift' in meta else meta.get('z')
+    if 'alpha' in meta: t['alpha'] = meta['alpha'].to_numpy(float)
+    elif {'size_kpc', 'fwhm'} <= set(meta) and z is not None:
+        zz = z.to_numpy(float)
+        if not (np.isfinite(zz) & (zz > 0)).all(): raise DataError(f"{where}: redshifts must be finite and > 0 to turn sizes into arcsec")
+        t['alpha'] = meta.size_kpc.to_numpy(float) / Planck18.kpc_proper_per_arcmin(zz).to_value(u.kpc / u.arcsec) / meta.fwhm.to_numpy(float)
+    else: raise DataError(f"{where}: no resolution: needs 'alpha', or 'size_kpc', 'redshift' and 'fwhm'; columns {list(meta.columns)}")
+    for col, v in (('mag_r', meta.get('mag_r')), ('size_kpc', meta.get('size_kpc')), ('M_r', meta.get('M_r')), ('z', z)):
+        if v is not None: t[col] = v.to_numpy(float)
+    bad = {c: int((~np.isfinite(t[c].to_numpy())).sum()) for c in t if not np.isfinite(t[c].to_numpy()).all()}
+    if bad: raise DataError(f"{where}: non-finite values (count per column): {bad}")
+    if (t.alpha <= 0).any(): raise DataError(f"{where}: {int((t.alpha <= 0).sum())} galaxies have a resolution alpha <= 0")
+    return t
+
+# %% ../nbs/07_debias.ipynb #bfdc7952
+def simulated_study(pair, run:Path, n_debias:int, smooth_fraction:float, theta:float, gamma:float, seed:int) -> dict:
+    "The study's galaxies on the simulator: images, catalogue, true classes and the labels `LabelBias(theta, gamma)` gives them"
     path = make_debias_dataset(pair, n_debias, run / 'data', smooth_fraction, seed)
     img, (meta, prov) = FileImages(path), read_meta(path)     # held in memory only up to `memory_budget_gb` (see 02_data)
     if fits_in_memory(img): img = load_dataset(path)[0]
     y_true = meta.label.to_numpy()
     y_obs = LabelBias(theta, gamma).apply(y_true, meta.alpha.values, meta.mag_r.values, seed=seed + 3)
-    split = stratified_split(y_obs, (0.45, 0.1, 0.45), seed)
+    return dict(images=img, meta=meta, truth=y_true, labels=y_obs, split=stratified_split(y_obs, (0.45, 0.1, 0.45), seed),
+                survey=prov['survey'], theta=theta, gamma=gamma, fit_intrinsic=INTRINSIC, observables=OBSERVABLES)
+
+def catalogue_study(p:PairFile, run:Path, n_debias:int, debias_classes:str, seed:int) -> dict:
+    "The study on a pair file's source catalogue: its images on the common grid, its own labels of the two classes, no truth"
+    from deepastro.data import make_file_pair_dataset
+    reason = debias_reason(p, debias_classes)
+    if reason: raise DataError(f"{p.file}: the debias stage cannot run on this pair: {reason}")
+    cls = _two_classes(debias_classes)
+    progress(f'reading up to {n_debias} galaxies of the source catalogue of {p.name}')
+    path = make_file_pair_dataset(p, n_debias, run / 'data', seed, verbose=False, domains=('source',))['source']
+    meta, prov = read_meta(path)
+    missing = [c for c in cls if c not in prov['classes']]
+    if missing: raise DataError(f"{path}: debias_classes {list(cls)}: {missing} not among the pair's classes {prov['classes']}")
+    rows = np.flatnonzero(meta.class_name.isin(cls).to_numpy())
+    y_obs = (meta.class_name.to_numpy()[rows] == cls[1]).astype(np.int64)       # 0: the disk-like class, 1: smooth
+    table = catalogue_table(meta.iloc[rows].reset_index(drop=True), str(path))
+    img = FileImages(path, rows=rows)
+    if fits_in_memory(img): img = img.read(slice(None))
+    return dict(images=img, meta=table, truth=None, labels=y_obs, split=stratified_split(y_obs, (0.45, 0.1, 0.45), seed),
+                survey=p.source.survey, theta=float('nan'), gamma=0., fit_intrinsic=tuple(c for c in INTRINSIC if c in table),
+                observables=tuple(c for c in OBSERVABLES if c in table))
+
+# %% ../nbs/07_debias.ipynb #604cf5cd
+def run_debias(run_dir=None, # the run folder (None: a scratch folder)
+               pair:str='sdss-decals', # survey pair: the labels are made in its source survey, with its catalogue selection; or a pair file (its source catalogue's own labels)
+               n_debias:int=4000, # galaxies simulated for the study (train, valid, test: 45, 10, 45 %); a pair file: at most this many of its source
+               smooth_fraction:float=0.4, # intrinsic fraction of smooth galaxies (simulated)
+               theta:float=1.0, # resolution scale of the labelling bias (simulated: the truth the fit must recover)
+               gamma:float=0.0, # optional magnitude dependence of theta, exp(gamma (m_r - 17)) (simulated)
+               arch:str='convnet', # architecture spec (see `deepastro.models.create_model`)
+               debias_epochs:int=8, # training epochs of each model
+               metric_bins:int=10, # equal-count observable bins per intrinsic bin in the bias metric
+               metric_intrinsic:str='size_kpc,M_r', # intrinsic parameters of the metric's k-d tree (comma-separated)
+               debias_classes:str='disk,smooth', # a pair file: its two study classes, the one poorly resolved galaxies are mistaken *for* last
+               seed:int=0, # fixes catalogue, images, labels, split and training
+              ) -> DebiasResult:
+    "The de-biasing stage: biased labels, the fitted bias, a naive and a de-biased model and their bias L; records a `DebiasResult`"
+    run = Path(run_dir) if run_dir else scratch_dir(); t0 = time.perf_counter()
+    intr = tuple(c.strip() for c in metric_intrinsic.split(',') if c.strip())
+    if isinstance(get_pair(pair), PairFile):
+        study = catalogue_study(get_pair(pair), run, n_debias, debias_classes, seed)
+    else:
+        progress(f'simulating {n_debias} galaxies through the source survey of {pair}')
+        study = simulated_study(pair, run, n_debias, smooth_fraction, theta, gamma, seed)
+    img, meta, y_obs, split = study['images'], study['meta'], study['labels'], study['split']
+    if study['truth'] is None: intr = tuple(c for c in intr if c in meta)   # a catalogue's intrinsic columns: those it has
     x, aux = debias_inputs(img, meta, split, seed)
-    progress('fitting the label bias'); fit = fit_label_bias(meta.iloc[split['train']], y_obs[split['train']])
+    progress('fitting the label bias')
+    fit = fit_label_bias(meta.iloc[split['train']], y_obs[split['train']], intrinsic=study['fit_intrinsic'])
     t1 = time.perf_counter(); models = {}
-    for k, b in (('naive', None), ('debiased', LabelBias(fit['theta'], gamma))):
+    for k, b in (('naive', None), ('debiased', LabelBias(fit['theta'], study['gamma']))):
         models[k] = train_on_labels(x, y_obs, aux, split, b, arch=arch, epochs=debias_epochs, seed=seed, path=run / 'models', what=f'{k} model')
     t_train = time.perf_counter() - t1
-    progress('measuring the bias of labels and models'); intr = tuple(c.strip() for c in metric_intrinsic.split(','))
-    ev = debias_test(models, x, y_true, y_obs, split, meta, intr, metric_bins, seed)
-    rec = DebiasResult(pair, prov['survey'], len(meta), len(split['test']), theta, gamma, fit['theta'], fit['smooth_fraction'],
-                       debias_epochs, seed, dict(n_bins=metric_bins, intrinsic_bins=2**ev['depth'], intrinsic=list(intr)),
-                       ev['L_paper_intrinsic'], ev['L'], ev['L_1d'], ev['accuracy'], t_train, time.perf_counter() - t0,
-                       images=img, meta=meta, labels=y_obs, split=split, fit=fit, assigns=ev['assigns'], table=ev['table'], learners=models)
+    progress('measuring the bias of labels and models')
+    ev = debias_test(models, x, study['truth'], y_obs, split, meta, intr, metric_bins, seed, study['observables'])
+    rec = DebiasResult(str(pair), study['survey'], len(meta), len(split['test']), study['theta'], study['gamma'], fit['theta'],
+                       fit['smooth_fraction'], debias_epochs, seed, metric=dict(n_bins=metric_bins, intrinsic_bins=2**ev['depth'], intrinsic=list(intr)),
+                       L_paper_intrinsic=ev['L_paper_intrinsic'], L=ev['L'], L_1d=ev['L_1d'], accuracy=ev['accuracy'],
+                       label_agreement=ev['agreement'], smooth_fraction=ev['smooth_fraction'], truth=study['truth'] is not None,
+                       train_seconds=t_train, seconds=time.perf_counter() - t0, images=img, meta=meta, labels=y_obs, split=split,
+                       fit=fit, assigns=ev['assigns'], table=ev['table'], learners=models)
     save_record(run, 'debias', rec)
     return rec

@@ -12,7 +12,7 @@ from torch import nn
 from .core import Record, transient, save_record, progress, scratch_dir
 from .models import predict
 from .data import ArcsinhScaler
-from .perturb import (degrade_exposure, degrade_psf, hot_pixels, dead_pixels, cosmic_rays, saturate, quantize,
+from .perturb import (ImageNoise, image_noise, measure_noise, degrade_exposure, degrade_psf, hot_pixels, dead_pixels, cosmic_rays, saturate, quantize,
                                one_pixel_attack)
 
 # %% auto #0
@@ -33,24 +33,28 @@ def accuracy(model:nn.Module, x:torch.Tensor, y:torch.Tensor) -> tuple[float, fl
     return a, binomial_se(a, len(y))
 
 # %% ../nbs/08_evaluate.ipynb #b92c702b
-def _sky(survey) -> torch.Tensor:
-    from deepastro.surveys import get_survey
-    s = get_survey(survey); return torch.tensor([s.sky_sigma(b) for b in s.bands])
-
-def perturbation(kind:str, strength, survey, fwhm=None, seed:int=0):
-    "A function images -> perturbed images (nanomaggies) for one `kind` and `strength` (see `PERTURBATIONS`)"
-    sky = _sky(survey)
-    if kind == 'exposure': return lambda x: degrade_exposure(x, survey, strength, seed=seed) if strength < 1 else x
+def perturbation(kind:str, # one of `PERTURBATIONS`
+                 strength, # its strength, in the unit `PERTURBATIONS` names
+                 noise, # the images' noise: an `ImageNoise` (one row, or one per image perturbed), a `Survey` or a survey name
+                 fwhm=None, # the images' PSF FWHM (arcsec), (N, bands): kind 'psf' only
+                 seed:int=0, # of the perturbation
+                ):
+    "A function images -> perturbed images (in the unit of `noise`) for one `kind` and `strength`"
+    nz = image_noise(noise); sky = nz.sky_sigma                      # (1 or N, bands)
+    band_sky = sky[0] if len(nz) == 1 else sky.median(0).values      # one level per band: saturation, cosmic-ray amplitude
+    if kind == 'exposure': return lambda x: degrade_exposure(x, nz, strength, seed=seed) if strength < 1 else x
     if kind == 'psf':
         if fwhm is None: raise ValueError("the 'psf' perturbation needs the images' PSF FWHM (N, bands)")
-        return lambda x: degrade_psf(x, survey, fwhm, np.asarray(fwhm) * strength, seed=seed) if strength > 1 else x
+        return lambda x: degrade_psf(x, nz, fwhm, np.asarray(fwhm) * strength, seed=seed) if strength > 1 else x
     if kind == 'hot': return lambda x: hot_pixels(x, strength, seed=seed)
     if kind == 'dead': return lambda x: dead_pixels(x, strength, seed=seed)
-    if kind == 'cosmic': return lambda x: cosmic_rays(x, strength, float(100 * sky.max()), seed=seed)
-    if kind == 'saturation': return lambda x: saturate(x, sky * strength) if np.isfinite(strength) else x
+    if kind == 'cosmic': return lambda x: cosmic_rays(x, strength, float(100 * band_sky.max()), seed=seed)
+    if kind == 'saturation': return lambda x: saturate(x, band_sky * strength) if np.isfinite(strength) else x
     if kind == 'quantisation': return lambda x: quantize(x, strength, sigma=sky.expand(len(x), -1), seed=seed) if np.isfinite(strength) else x
     raise KeyError(f"unknown perturbation {kind!r}; valid: {', '.join(PERTURBATIONS)}")
 
+
+# %% ../nbs/08_evaluate.ipynb #e113acaf
 PERTURBATIONS = {   # kind: (strength name, strengths from none to strong)
     'exposure': ('fraction of the exposure time', [1., 0.5, 0.25, 0.1, 0.04]),
     'psf': ('PSF FWHM / original', [1., 1.25, 1.5, 2., 2.5]),
@@ -61,23 +65,36 @@ PERTURBATIONS = {   # kind: (strength name, strengths from none to strong)
     'quantisation': ('q = sky sigma / quantisation step', [math.inf, 4., 1., 0.3, 0.1]),
 }
 
+
+# %% ../nbs/08_evaluate.ipynb #56e56750
 CURVE_BLOCK = 512   # galaxies perturbed at a time: a broadened PSF needs several times the images' memory in FFT buffers
 
-def robustness_curve(model:nn.Module, scaler:ArcsinhScaler, images, labels, kind:str, survey, strengths=None,
-                     fwhm=None, seed:int=0, block:int=CURVE_BLOCK) -> pd.DataFrame:
-    "Accuracy (with standard error) of `model` on `images` (nanomaggies) perturbed by `kind` at each strength"
+def robustness_curve(model:nn.Module, # the classifier
+                     scaler:ArcsinhScaler, # its input scaling (applied after the perturbation)
+                     images, # (N, bands, H, W) in physical units (nanomaggies), or the unit of `noise`
+                     labels, # their N true classes
+                     kind:str, # one of `PERTURBATIONS`
+                     noise, # the images' noise: a `Survey` (or name), or an `ImageNoise` of one row or N rows
+                     strengths=None, # None: those of `PERTURBATIONS`
+                     fwhm=None, # (N, bands) PSF FWHM, arcsec (kind 'psf')
+                     seed:int=0, # of the perturbations
+                     block:int=CURVE_BLOCK, # images perturbed at a time
+                    ) -> pd.DataFrame:
+    "Accuracy (with standard error) of `model` on `images` perturbed by `kind` at each strength"
     strengths = PERTURBATIONS[kind][1] if strengths is None else strengths
-    y = torch.as_tensor(labels)
+    y = torch.as_tensor(labels); nz = image_noise(noise)
+    if len(nz) not in (1, len(y)): raise ValueError(f"noise of {len(nz)} images for {len(y)} images")
     rows = []
     for s in strengths:
         ok = []
         for k, a in enumerate(range(0, len(y), block)):      # the first block has the seed of an unblocked curve
             fw = np.asarray(fwhm)[a:a + block] if fwhm is not None and np.ndim(fwhm) == 2 else fwhm
-            x = scaler(perturbation(kind, s, survey, fw, seed + 7919 * k)(images[a:a + block]))
+            x = scaler(perturbation(kind, s, nz.rows(slice(a, a + block)), fw, seed + 7919 * k)(images[a:a + block]))
             ok.append(predict(model, x)[0].argmax(1) == y[a:a + block])
         acc = float(torch.cat(ok).float().mean()) if ok else float('nan')
         rows.append(dict(kind=kind, strength=s, accuracy=acc, se=binomial_se(acc, len(y))))
     return pd.DataFrame(rows)
+
 
 # %% ../nbs/08_evaluate.ipynb #daadc308
 def latents(model:nn.Module, x:torch.Tensor) -> torch.Tensor:
@@ -254,6 +271,8 @@ class RobustnessResult(Record):
     seed: int                 # fixes the test subsets, the perturbations and the attacks
     models: dict = field(default_factory=dict)  # model name -> source, target (accuracy, se), n, attack, latent, domain_mmd
     curves: list = field(default_factory=list)  # one row per model, kind and strength: accuracy, se (strength null: off)
+    noise: dict = field(default_factory=dict)   # the source images' noise the perturbations started from: origin, unit, sky_sigma per band (median), gain_known, n_assumed
+    skipped: dict = field(default_factory=dict) # perturbation kind -> why its curve was not measured
     classifiers: dict = transient()  # model name -> (model, scaler)
     classes: list = transient()      # the pair's class names
     x_source: object = transient()   # the source test images (nanomaggies)
@@ -262,6 +281,7 @@ class RobustnessResult(Record):
     y_target: object = transient()   # their labels
     attacks: dict = transient()      # model name -> idx (attacked test galaxies), untargeted/targeted: `attack_summary` with the `AttackResult`
     attack_seconds: dict = transient()  # model name -> wall-clock time of its attacks
+    sample_noise: object = transient()  # the `ImageNoise` of x_source the perturbations started from
     iso_latents: dict = transient()  # model name -> (source, target) latents of the first n_isomap test galaxies
 
     def attack_success(self, model:str='baseline', mode:str='untargeted') -> float:
@@ -322,10 +342,22 @@ def _robustness_models(run:Path, paths:dict, arch:str, epochs:int, seed:int) -> 
                                        what='small MMD-adapted model').model.eval(), data.scaler)
     return models
 
+def _sample_noise(x, meta:pd.DataFrame, p, prov:dict) -> tuple:
+    "The noise, PSF FWHM (N, bands) and skipped curves of source sample `x`: the survey's own if simulated, else measured"
+    from deepastro.surveys import PairFile, get_survey
+    if not isinstance(p, PairFile):
+        s = get_survey(p.source)
+        return ImageNoise.of_survey(s), meta[[f'fwhm_{b}' for b in s.band_names]].values, {}
+    nz = measure_noise(x, prov.get('nmgy_per_electron'), prov['pixel_scale'],
+                       origin=f"measured on the images ({'gain from the pair file' if prov.get('nmgy_per_electron') else 'sky noise only: no gain given'})")
+    skipped, fwhm = {}, None
+    if 'fwhm' in meta: fwhm = np.repeat(meta['fwhm'].to_numpy(float)[:, None], x.shape[1], 1)
+    else: skipped['psf'] = "the source catalogue has no PSF FWHM column (pair file: catalog: {fwhm: COLUMN}, arcsec)"
+    return nz, fwhm, skipped
+
 def _robustness_sample(paths:dict, p, n_curve:int, seed:int) -> dict:
-    "Up to n_curve source test galaxies of pair `p` (nanomaggies, known classes) and their target counterparts, with labels and PSF FWHM"
+    "Up to n_curve source test galaxies of pair `p` (known classes) and their target counterparts, labels, noise and PSF FWHM"
     from deepastro.data import read_meta, FileImages, stratified_split
-    from deepastro.surveys import get_survey
     (meta_s, prov), (meta_t, _) = read_meta(paths['source']), read_meta(paths['target'])   # images: only the sample's, below
     classes = prov['classes']; K = len(classes)
     test = stratified_split(meta_s.label.values, seed=seed)['test']
@@ -336,15 +368,19 @@ def _robustness_sample(paths:dict, p, n_curve:int, seed:int) -> dict:
     else:   # the target's own split, as PairData makes it
         test_t = stratified_split(meta_t.label.values, seed=seed + 1)['test']; test_t = test_t[meta_t.label.values[test_t] < K]
         sub_t = np.sort(rng.choice(test_t, min(len(sub), len(test_t)), replace=False))
-    fwhm = meta_s.iloc[sub][[f'fwhm_{b}' for b in get_survey(p.source).band_names]].values
-    return dict(x_source=FileImages(paths['source'])[sub], x_target=FileImages(paths['target'])[sub_t], classes=classes, fwhm=fwhm,
+    x_source = FileImages(paths['source'])[sub]
+    noise, fwhm, skipped = _sample_noise(x_source, meta_s.iloc[sub], p, prov)
+    return dict(x_source=x_source, x_target=FileImages(paths['target'])[sub_t], classes=classes, fwhm=fwhm, noise=noise,
+                skipped=skipped, unit=prov.get('units', 'nanomaggies'),
                 y_source=torch.as_tensor(meta_s.label.values[sub]), y_target=torch.as_tensor(meta_t.label.values[sub_t]))
 
+
 # %% ../nbs/08_evaluate.ipynb #f19edc08
-def _curves_of(m, sc, s:dict, survey, seed:int) -> tuple[dict, list]:
-    "Accuracy of one model on both domains, and its robustness curves on the source galaxies"
+def _curves_of(m, sc, s:dict, seed:int) -> tuple[dict, list]:
+    "Accuracy of one model on both domains, and its robustness curves on the source galaxies (those `s` does not skip)"
     a_s, se_s = accuracy(m, sc(s['x_source']), s['y_source']); a_t, se_t = accuracy(m, sc(s['x_target']), s['y_target'])
-    curves = [robustness_curve(m, sc, s['x_source'], s['y_source'], kind, survey, fwhm=s['fwhm'], seed=seed) for kind in PERTURBATIONS]
+    curves = [robustness_curve(m, sc, s['x_source'], s['y_source'], kind, s['noise'], fwhm=s['fwhm'], seed=seed)
+              for kind in PERTURBATIONS if kind not in s['skipped']]
     return dict(source=dict(accuracy=a_s, se=se_s), target=dict(accuracy=a_t, se=se_t), n=len(s['y_source'])), curves
 
 def _latents_of(m, sc, s:dict, attack:dict, paired:bool, n_isomap:int, seed:int) -> tuple[dict, float, tuple]:
@@ -380,7 +416,7 @@ def run_robustness(run_dir=None, # the run folder with a baseline (and da) model
     xs_raw, ys, classes = s['x_source'], s['y_source'], s['classes']
     results, curves = {}, []
     for name, (m, sc) in models.items():
-        progress(f'{name}: accuracy and robustness curves'); results[name], c = _curves_of(m, sc, s, p.source, seed)
+        progress(f'{name}: accuracy and robustness curves'); results[name], c = _curves_of(m, sc, s, seed)
         curves += [ci.assign(model=name) for ci in c]
     attacks, seconds = {}, {}
     for name, (m, sc) in models.items():
@@ -392,10 +428,14 @@ def run_robustness(run_dir=None, # the run folder with a baseline (and da) model
     for name, (m, sc) in models.items():
         progress(f'{name}: latent distances and domain MMD')
         results[name]['latent'], results[name]['domain_mmd'], iso[name] = _latents_of(m, sc, s, attacks[name], p.paired, n_isomap, seed)
+    nz = s['noise']
+    noise = dict(origin=nz.origin, unit=s['unit'], sky_sigma=nz.sky_sigma.median(0).values.tolist(), gain_known=nz.per_electron is not None,
+                 n_assumed=nz.n_assumed)
     rec = RobustnessResult(pair, len(ys), n_attack, generations, seed, results,
-                           pd.concat(curves, ignore_index=True).replace([np.inf], None).to_dict('records'))
+                           pd.concat(curves, ignore_index=True).replace([np.inf], None).to_dict('records'), noise, s['skipped'])
     rec = RobustnessResult.from_dict(rec.to_dict())   # the stored fields as results.json holds them (NaN as null)
     save_record(run, 'robustness', rec)
     rec.classifiers, rec.attacks, rec.attack_seconds, rec.iso_latents = models, attacks, seconds, iso
     for k in ('classes', 'x_source', 'y_source', 'x_target', 'y_target'): setattr(rec, k, s[k])
+    rec.sample_noise = s['noise']
     return rec

@@ -230,14 +230,19 @@ def latent_of(model:nn.Module) -> torch.Tensor:
     return z
 
 # %% ../nbs/03_models.ipynb #cf64ebc7
-def check_arch(arch:str # architecture spec (see `create_model`)
+def check_arch(arch:str, # architecture spec (see `create_model`)
+               n_bands:int|None=None, # the data's bands, classes and stamp size: given, a network that is not built in is built once
+               n_classes:int|None=None,
+               size:int|None=None,
               ) -> dict:
-    "`parse_arch(arch)` after checking that the network it names exists (ArchError if not); builds nothing"
+    "`parse_arch(arch)` after checking that the network it names exists, and builds with the layer it names (ArchError if not)"
     s = parse_arch(arch)
     if s['kind'] == 'timm':
         import timm
         if not timm.is_model(s['name']): timm_network(s['name'], 1, 8)   # raises the error that lists what is valid
     elif s['kind'] == 'import': import_factory(s['name'])
+    if s['kind'] != 'builtin' and None not in (n_bands, n_classes, size):
+        with torch.device('cpu'): create_model(arch, n_bands, n_classes, size)
     return s
 
 # %% ../nbs/03_models.ipynb #d9de3e84

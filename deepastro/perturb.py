@@ -16,9 +16,9 @@ from .data import check_images
 from .core import heap_alloc, progress, eta_text
 
 # %% auto #0
-__all__ = ['missing_variance', 'degrade_depth', 'degrade_exposure', 'kernel_fwhm', 'degrade_psf', 'noise_sigma', 'hot_pixels',
-           'dead_pixels', 'cosmic_rays', 'saturate', 'quantize', 'LocalForward', 'AttackResult', 'scaled_bounds',
-           'one_pixel_attack']
+__all__ = ['FRAME', 'CLIPPED_SHARE', 'ImageNoise', 'image_noise', 'measure_noise', 'missing_variance', 'degrade_depth',
+           'degrade_exposure', 'kernel_fwhm', 'degrade_psf', 'noise_sigma', 'hot_pixels', 'dead_pixels', 'cosmic_rays',
+           'saturate', 'quantize', 'LocalForward', 'AttackResult', 'scaled_bounds', 'one_pixel_attack']
 
 # %% ../nbs/04_perturb.ipynb #74715f6e
 def _images(images, n_bands:int|None=None, name:str='images') -> torch.Tensor:
@@ -33,6 +33,103 @@ def _in_range(name:str, v, lo, hi, lo_open:bool=False, hi_open:bool=False):
         raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {v}")
 
 def _gen(seed:int) -> torch.Generator: return torch.Generator().manual_seed(int(seed))
+
+# %% ../nbs/04_perturb.ipynb #04157ea0
+def _rows2d(v, name:str) -> torch.Tensor:
+    "A float32 (rows, bands) tensor of finite values >= 0, or a clear error naming `name`"
+    t = torch.as_tensor(v, dtype=torch.float32)
+    t = t[None] if t.ndim == 1 else t
+    if t.ndim != 2 or t.shape[1] == 0: raise ValueError(f"{name} must be (bands,) or (images, bands), got shape {tuple(t.shape)}")
+    if not torch.isfinite(t).all() or (t < 0).any(): raise ValueError(f"{name} must be finite and >= 0, got {t.tolist()[:3]}")
+    return t
+
+
+# %% ../nbs/04_perturb.ipynb #4327b853
+@dataclass
+class ImageNoise:
+    "Per-pixel noise $\\sigma^2(f) = \\sigma_\\mathrm{sky}^2 + a f$ of a set of images: what shallower-depth and broader-PSF versions need"
+    sky_sigma:torch.Tensor            # (bands,) or (images, bands): blank-sky noise per pixel, in the images' unit
+    per_electron:torch.Tensor|None = None  # (bands,): a, image unit per detected electron; None: unknown (sky noise only)
+    pixel_scale:float|None = None     # arcsec per pixel (a PSF is broadened in arcsec)
+    origin:str = ''                   # where the numbers come from
+    sky_var:torch.Tensor|None = None  # sky_sigma**2, where it is known more precisely than the square of a float32
+    n_assumed:int = 0                 # images whose sky could not be measured and took the median of the others
+
+    def __post_init__(self):
+        self.sky_sigma = _rows2d(self.sky_sigma, 'sky_sigma')
+        self.sky_var = self.sky_sigma**2 if self.sky_var is None else _rows2d(self.sky_var, 'sky_var')
+        if self.sky_var.shape != self.sky_sigma.shape: raise ValueError(f"sky_var {tuple(self.sky_var.shape)} and sky_sigma {tuple(self.sky_sigma.shape)} differ in shape")
+        if self.per_electron is not None:
+            a = _rows2d(self.per_electron, 'per_electron')
+            if a.shape != (1, self.n_bands): raise ValueError(f"per_electron must hold one value per band ({self.n_bands}), got {a.shape[1]}")
+            self.per_electron = a[0]
+        if self.pixel_scale is not None: _in_range('pixel_scale (arcsec/pixel)', self.pixel_scale, 0, math.inf, lo_open=True, hi_open=True)
+
+    @property
+    def n_bands(self) -> int: return self.sky_sigma.shape[1]
+    def __len__(self) -> int: return len(self.sky_sigma)
+    def rows(self, idx) -> ImageNoise:
+        "The noise of images `idx` (a slice or indices); one row for all images stays as it is"
+        if len(self) == 1: return self
+        return ImageNoise(self.sky_sigma[idx], self.per_electron, self.pixel_scale, self.origin, self.sky_var[idx], self.n_assumed)
+
+    def variance(self, x:torch.Tensor) -> torch.Tensor:
+        "Per-pixel noise variance of images `x` (N, bands, H, W) in their unit squared; the flux f is the pixel clipped at zero"
+        if x.ndim != 4 or x.shape[1] != self.n_bands or len(self) not in (1, len(x)):
+            raise ValueError(f"noise of {len(self)} image(s) x {self.n_bands} bands does not fit images of shape {tuple(x.shape)}")
+        v = self.sky_var.view(len(self), -1, 1, 1)
+        if self.per_electron is None: return v.expand(x.shape).clone()
+        return x.clamp_min(0).mul_(self.per_electron.view(1, -1, 1, 1)).add_(v)
+
+    @classmethod
+    def of_survey(cls, survey) -> ImageNoise:
+        "The noise of images of a survey of the simulator (a `Survey` or its name), in nanomaggies"
+        s = get_survey(survey)
+        return cls(torch.tensor([s.sky_sigma(b) for b in s.bands]), torch.tensor([s.nmgy_per_adu(b) / b.gain for b in s.bands]),
+                   s.pixel_scale, f'survey {s.name}', torch.tensor([s.sky_sigma(b)**2 for b in s.bands]))
+
+
+# %% ../nbs/04_perturb.ipynb #8a02e7c2
+def image_noise(noise) -> ImageNoise:
+    "`noise` as an `ImageNoise`: one passes through, a `Survey` or a survey name gives `ImageNoise.of_survey`"
+    if isinstance(noise, ImageNoise): return noise
+    if isinstance(noise, str) or hasattr(noise, 'bands'): return ImageNoise.of_survey(noise)
+    raise TypeError(f"noise must be an ImageNoise, a Survey or a survey name, got {type(noise).__name__}")
+
+
+# %% ../nbs/04_perturb.ipynb #92f12dff
+FRAME = 0.15          # width of the stamp's outer frame whose pixels measure the sky, as a share of the side
+CLIPPED_SHARE = 0.05  # a frame with more of its pixels at the minimum is clipped (a display stretch)
+
+def _kth(f:torch.Tensor, q:float) -> torch.Tensor:
+    "The q-quantile (nearest rank) along the last axis"
+    return f.kthvalue(max(1, min(f.shape[-1], round(q * f.shape[-1]))), -1).values
+
+def measure_noise(images, # (N, bands, H, W) in a linear unit, or a display stretch
+                  per_electron=None, # image unit per detected electron: one number or one per band (None: unknown)
+                  pixel_scale:float|None=None, # arcsec per pixel
+                  frame:float=FRAME, # width of the outer frame whose pixels are sky, as a share of the side
+                  origin:str='measured on the images', # said in reports
+                 ) -> ImageNoise:
+    "Blank-sky noise of each image and band from its outer frame: 1.4826 MAD, or the upper half's width where the sky is clipped"
+    x = _images(images); N, C, H, W = x.shape
+    _in_range('frame (share of the stamp side)', frame, 0, 0.5, lo_open=True, hi_open=True)
+    m = torch.zeros(H, W, dtype=torch.bool); bh, bw = max(1, round(frame * H)), max(1, round(frame * W))
+    m[:bh] = m[-bh:] = True; m[:, :bw] = m[:, -bw:] = True
+    f = x[:, :, m]                                           # (N, bands, frame pixels)
+    med = _kth(f, 0.5)
+    mad = 1.4826 * _kth((f - med[..., None]).abs(), 0.5)
+    at_min = (f == f.amin(-1, keepdim=True)).float().mean(-1)
+    sigma = torch.where(at_min > CLIPPED_SHARE, _kth(f, 0.8413) - med, mad)
+    lost = (at_min > 0.5) | (sigma <= 0)
+    if lost.all(0).any():
+        raise ValueError(f"sky noise cannot be measured in band(s) {torch.where(lost.all(0))[0].tolist()} of any image: their outer "
+                         "frames are more than half at one value (a clipped or blank sky)")
+    if lost.any():
+        fill = torch.stack([sigma[~lost[:, c], c].median() for c in range(C)])
+        sigma = torch.where(lost, fill.expand(N, C), sigma)
+    if per_electron is not None: per_electron = torch.as_tensor(per_electron, dtype=torch.float32).expand(C)
+    return ImageNoise(sigma, per_electron, pixel_scale, origin, n_assumed=int(lost.any(1).sum()))
 
 # %% ../nbs/04_perturb.ipynb #3a214345
 def _check_same_pixels(s, t):
@@ -62,12 +159,16 @@ def degrade_depth(images, source, target, seed:int=0) -> torch.Tensor:
     return x + torch.randn(x.shape, generator=_gen(seed)) * dv.sqrt()
 
 # %% ../nbs/04_perturb.ipynb #954924a7
-def degrade_exposure(images, survey, factor:float, seed:int=0) -> torch.Tensor:
-    "Images of `survey` as if observed for `factor` (0 < factor <= 1) of the exposure time"
+def degrade_exposure(images, # (N, bands, H, W) in the unit of `noise`
+                     noise, # their noise: an `ImageNoise`, or the `Survey` (or survey name) that observed them
+                     factor:float, # fraction of the exposure time, 0 < factor <= 1
+                     seed:int=0, # of the added noise
+                    ) -> torch.Tensor:
+    "Images as if observed for `factor` of the exposure time: noise of variance sigma^2(f) (1/factor - 1) added"
     _in_range('factor (fraction of the exposure time)', factor, 0, 1, lo_open=True)
-    s = get_survey(survey)
-    x = _images(images, s.n_bands)
-    var = noise_variance(x, s) * (1 / factor - 1)
+    nz = image_noise(noise)
+    x = _images(images, nz.n_bands)
+    var = nz.variance(x) * (1 / factor - 1)
     return x + torch.randn(x.shape, generator=_gen(seed)) * var.sqrt()
 
 # %% ../nbs/04_perturb.ipynb #1d00675b
@@ -77,21 +178,29 @@ def kernel_fwhm(fwhm_from, fwhm_to):
     if (b < a).any(): raise ValueError(f"fwhm_to must be at least fwhm_from (a PSF can only be broadened), got {fwhm_to} < {fwhm_from}")
     return (b**(5 / 3) - a**(5 / 3))**0.6
 
-def degrade_psf(images, survey, fwhm_from, fwhm_to, seed:int=0, renoise:bool=True) -> torch.Tensor:
-    "Images of `survey` with PSF FWHM `fwhm_from` (arcsec; scalar, per band or (N, bands)) broadened to `fwhm_to`"
-    s = get_survey(survey)
-    x = _images(images, s.n_bands)
+def degrade_psf(images, # (N, bands, H, W) in the unit of `noise`
+                noise, # their noise and pixel scale: an `ImageNoise`, or the `Survey` (or survey name) that observed them
+                fwhm_from, # PSF FWHM of the images, arcsec: a number, one per band, or (N, bands)
+                fwhm_to, # the broader FWHM, arcsec (same shapes)
+                seed:int=0, # of the noise added back
+                renoise:bool=True, # add back the white sky noise the kernel smoothed away
+               ) -> torch.Tensor:
+    "Images with a Kolmogorov PSF of `fwhm_from` broadened to `fwhm_to` (convolution in Fourier space)"
+    nz = image_noise(noise)
+    if nz.pixel_scale is None: raise ValueError("degrade_psf needs the images' pixel scale: give the ImageNoise a pixel_scale (arcsec)")
+    x = _images(images, nz.n_bands)
     N, C, H, W = x.shape
     kf = torch.as_tensor(np.broadcast_to(kernel_fwhm(fwhm_from, fwhm_to), (N, C)).copy(), dtype=torch.float32)[..., None, None]
     P = 2 * max(H, W)
-    ky = 2 * math.pi * torch.fft.fftfreq(P, s.pixel_scale); kx = 2 * math.pi * torch.fft.rfftfreq(P, s.pixel_scale)
+    ky = 2 * math.pi * torch.fft.fftfreq(P, nz.pixel_scale); kx = 2 * math.pi * torch.fft.rfftfreq(P, nz.pixel_scale)
     k = (ky[:, None]**2 + kx[None]**2).sqrt()
     T = kolmogorov_mtf(k, kf)                                  # (N, C, P, P//2+1)
     out = torch.fft.irfft2(torch.fft.rfft2(x, s=(P, P)) * T, s=(P, P))[..., :H, :W]
     if renoise:
         w = torch.full((P // 2 + 1,), 2.); w[0] = 1; w[-1] = 1   # rfft half-plane weights (P even)
         sumsq = (T**2 * w).sum((-2, -1)) / P**2                  # sum of the squared kernel (Parseval)
-        sky = torch.tensor([s.sky_sigma(b)**2 for b in s.bands]).view(1, C)
+        if len(nz) not in (1, N): raise ValueError(f"noise of {len(nz)} images for {N} images")
+        sky = nz.sky_var                                          # (1 or N, bands)
         out = out + torch.randn(out.shape, generator=_gen(seed)) * (sky * (1 - sumsq)).clamp_min(0).sqrt()[..., None, None]
     return out
 

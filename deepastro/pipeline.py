@@ -14,7 +14,7 @@ __all__ = ['STAGES', 'PARAM_RANGES', 'STAGE_GB', 'BUILTIN_ARCHS', 'SUMMARY_COLUM
            'read_params', 'pair_params', 'notebook_parameters', 'stage_parameters', 'check_overrides', 'pair_name',
            'run_folder', 'stage_key', 'RunDirError', 'check_run_dir', 'stage_files', 'execute_stage_notebook',
            'run_stage', 'load_run', 'headline', 'write_tables', 'seeds_table', 'pair_seeds', 'write_seeds_table',
-           'default_jobs', 'run_dag', 'LiveStatus', 'check_runs', 'run_pairs', 'run_pair', 'load_runs',
+           'default_jobs', 'run_dag', 'LiveStatus', 'data_shape', 'check_runs', 'run_pairs', 'run_pair', 'load_runs',
            'write_run_report', 'summary_rows', 'summary', 'write_summary_csv', 'main', 'publish', 'pair_task',
            'make_client', 'run_pairs_dask', 'readme_text', 'write_readme']
 
@@ -27,12 +27,19 @@ class Stage:
     record: str            # its record class, as 'module:Class'
     depends: tuple = ()    # stages whose results it reads
     folder: str|None = None  # the notebook's folder (None: deepastro's stage notebooks, `nbs_dir()`)
-    simulated_only: str = ''  # why it cannot run on a pair of files ('' : it can)
+    applies: str = ''      # 'module:function' (pair, its parameters by name) -> why the stage cannot run on that pair, '' if it can
     def record_class(self) -> type:
         "The record class (imported on first use)"
         mod, _, cls = self.record.partition(':')
         return getattr(importlib.import_module(mod), cls)
     def notebook_path(self) -> Path: return (Path(self.folder) if self.folder else nbs_dir()) / self.notebook
+    def reason(self, pair, params:dict) -> str:
+        "Why this stage cannot run on `pair` with `params` ('': it can)"
+        if not self.applies: return ''
+        import inspect
+        mod, _, fn = self.applies.partition(':'); f = getattr(importlib.import_module(mod), fn)
+        names = list(inspect.signature(f).parameters)[1:]
+        return f(pair, **{k: params[k] for k in names if k in params})
 
 STAGES: dict[str, Stage] = {}
 
@@ -46,13 +53,9 @@ def register_stage(stage:Stage) -> Stage:
 for _s in (Stage('data', '02_data.ipynb', 'deepastro.data:DataResult'),
            Stage('baseline', '03_models.ipynb', 'deepastro.models:BaselineResult', ('data',)),
            Stage('da', '05_da.ipynb', 'deepastro.da:DAResult', ('baseline',)),
-           Stage('robustness', '08_evaluate.ipynb', 'deepastro.evaluate:RobustnessResult', ('da',),
-                 simulated_only='degrading images to another depth and seeing needs each image\'s noise and PSF, which only '
-                                'simulated pairs record (measuring them on real images is not implemented yet)'),
+           Stage('robustness', '08_evaluate.ipynb', 'deepastro.evaluate:RobustnessResult', ('da',)),
            Stage('uda', '06_uda.ipynb', 'deepastro.uda:UDAResult', ('data',)),
-           Stage('debias', '07_debias.ipynb', 'deepastro.debias:DebiasResult', ('data',),
-                 simulated_only='the label-bias study simulates its own catalogue with known true classes and resolution; '
-                                'a study on catalogue columns of real files is not implemented yet')): register_stage(_s)
+           Stage('debias', '07_debias.ipynb', 'deepastro.debias:DebiasResult', ('data',), applies='deepastro.debias:debias_reason')): register_stage(_s)
 
 def stage_closure(stages=None) -> list[str]:
     "The stages asked for (all if None) and every stage they depend on, in the order of `STAGES`"
@@ -230,12 +233,13 @@ def run_stage(pair:str, stage:str, runs_dir='runs', overrides:dict|None=None, fo
     key = stage_key(run_dir, stage, params)
     done = read_results(run_dir).get('stages', {}).get(stage)
     label = f"{pair_name(pair)}/seed-{seed}"
-    if st.simulated_only and isinstance(get_pair(pair), PairFile):   # says why instead of failing for lack of simulator truth
-        update_results(run_dir, 'stages', lambda s: {**(s or {}), stage: dict(status='not applicable', reason=st.simulated_only,
-                                                                             notebook=st.notebook, params_hash=key)})
-        log(f"[{label}] {stage:10s} not applicable to a pair of files: {st.simulated_only}"); return 'not applicable'
     if not force and done and done.get('params_hash') == key and done.get('status') == 'done':
         log(f"[{label}] {stage:10s} skipped (done with these parameters and inputs)"); return 'skipped'
+    why = st.reason(pair, params)      # says why instead of failing for lack of what the stage needs
+    if why:
+        update_results(run_dir, 'stages', lambda s: {**(s or {}), stage: dict(status='not applicable', reason=why,
+                                                                             notebook=st.notebook, params_hash=key)})
+        log(f"[{label}] {stage:10s} not applicable: {why}"); return 'not applicable'
     t0 = time.perf_counter()
     try: execute_stage_notebook(nb, run_dir / st.notebook, params, run_dir, stage, kernel)
     except Exception as e:
@@ -396,6 +400,16 @@ def _runs(pairs, seeds, overrides, quick) -> list[tuple[str, int]]:
     "(pair, seed) of every run asked for; without `seeds`, each pair's own seed parameter"
     return [(p, s) for p in pairs for s in (seeds if seeds else [overrides.get('seed', pair_params(p, quick).get('seed', 0))])]
 
+def data_shape(pair) -> tuple:
+    "(bands, known classes, stamp size) of the images the stages of `pair` train on, as far as the pair says without reading files"
+    from deepastro.simulate import class_names
+    p = get_pair(pair)
+    if not isinstance(p, PairFile):
+        from deepastro.surveys import get_survey
+        return get_survey(p.source).n_bands, len(class_names(p.taxonomy)), p.stamp
+    bands = len(p.bands) or len(set(p.source.bands) & set(p.target.bands)) or 3      # a deepastro dataset names its bands itself
+    return bands, max(2, len([c for c in p.classes if c not in p.unknown])), p.size
+
 BUILTIN_ARCHS = ('convnet', 'resnet18')   # the keys of deepastro.models.ARCHS: checking them needs no torch import (13 s)
 
 def check_runs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=False, quick:bool=False, seeds=None, stages=None):
@@ -409,8 +423,8 @@ def check_runs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=Fals
         rd = run_folder(runs_dir, p, s); check_run_dir(rd, force)
         for st in STAGES.values(): stage_parameters(p, st.notebook_path(), {**overrides, 'seed': s}, rd, quick)
         arch = {**pair_params(p, quick), **overrides}.get('arch')
-        if arch is not None and str(arch).strip() not in BUILTIN_ARCHS:   # a network that does not exist fails here, not in a stage
-            __import__('deepastro.models').models.check_arch(arch)
+        if arch is not None and str(arch).strip() not in BUILTIN_ARCHS:   # a network that does not exist (or lacks its @layer) fails here, not in a stage
+            __import__('deepastro.models').models.check_arch(arch, *data_shape(p))
 
 def run_pairs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=False, quick:bool=False,
               jobs:int|None=None, kernel:str='python3', log=print, stages=None, seeds=None, live:LiveStatus|None=None) -> tuple[dict, dict]:

@@ -263,6 +263,7 @@ class DomainFile:
     split: str = 'train'          # deepadversaries: train, valid or test
     taxonomy: str = 'three'       # fits: the class names the catalogue's labels refer to
     catalog: dict = field(default_factory=dict)  # role (CATALOG_ROLES) -> column of the file's metadata
+    gain: float|tuple|None = None  # detected electrons per unit of the pixel values (e-/ADU, e-/nanomaggy): one, or one per band; None: unknown
 
 @dataclass(frozen=True)
 class PairFile:
@@ -316,8 +317,19 @@ def _domain(d, key, base, where) -> DomainFile:
     cat = d.get('catalog', {}) or {}
     _need(isinstance(cat, dict) and set(cat) <= set(CATALOG_ROLES), f"{w}.catalog", f"roles must be among {CATALOG_ROLES}, got {cat!r}")
     zp = d.get('zero_point'); zp = tuple(zp) if isinstance(zp, list) else zp
-    return DomainFile(**{**d, 'path': str(path), 'bands': tuple(d.get('bands') or ()), 'catalog': dict(cat), 'zero_point': zp,
+    gain = _gain(d.get('gain'), unit, d.get('bands'), f"{w}.gain")
+    return DomainFile(**{**d, 'path': str(path), 'bands': tuple(d.get('bands') or ()), 'catalog': dict(cat), 'zero_point': zp, 'gain': gain,
                          'survey': d.get('survey') or Path(d['path']).stem})
+
+def _gain(g, unit, bands, where):
+    "The gain of a domain (None, a number or a tuple per band), checked"
+    if g is None: return None
+    _need(unit != 'display', where, "an 8-bit display stretch has no gain: its levels are not proportional to electrons")
+    gs = g if isinstance(g, list) else [g]
+    _need(gs and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in gs), where,
+          f"must be a positive number of electrons per unit of the pixel values, or a list of them, got {g!r}")
+    _need(not isinstance(g, list) or not bands or len(g) == len(bands), where, f"lists {len(gs)} gains for {len(bands or [])} bands {bands}")
+    return tuple(float(v) for v in gs) if isinstance(g, list) else float(g)
 
 def _size(v, where):
     _need(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 1024, where, f"must be an integer number of pixels in 8..1024, got {v!r}")

@@ -51,21 +51,26 @@ def test_cli_runs_a_galaxy10_pair_and_says_what_cannot_run(g10_dir):
     "Your data and your network at once: a pair file, and a network from a module on PYTHONPATH in the stage kernels"
     from test_your_model import USER_NETS
     (g10_dir / 'lab_nets_cli.py').write_text(USER_NETS)
-    r = subprocess.run(CLI + ['run', 'pair.yaml', '--quick', '--stages', 'robustness', '-p', 'n_galaxies', '150', '-p', 'epochs', '1', '-p', 'methods', 'mmd:1', '-p', 'oracle', 'false',
+    r = subprocess.run(CLI + ['run', 'pair.yaml', '--quick', '--stages', 'robustness,debias', '-p', 'n_galaxies', '150', '-p', 'epochs', '1',
+                              '-p', 'methods', 'mmd:1', '-p', 'oracle', 'false', '-p', 'n_curve', '40', '-p', 'n_attack', '4', '-p', 'generations', '3',
                               '-p', 'arch', 'lab_nets_cli:make', '--runs-dir', 'runs'], cwd=g10_dir, capture_output=True, text=True, timeout=900,
                        env={**os.environ, 'PYTHONPATH': '.'})
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     res = json.loads((g10_dir / 'runs' / 'g10-small' / 'seed-0' / 'results.json').read_text())
     st = res['stages']
-    assert [st[s]['status'] for s in ('data', 'baseline', 'da')] == ['done'] * 3
-    assert st['robustness']['status'] == 'not applicable' and 'simulated pairs' in st['robustness']['reason']
+    assert [st[s]['status'] for s in ('data', 'baseline', 'da', 'robustness')] == ['done'] * 4
+    rob = res['robustness']     # 8-bit display images: sky noise measured on them, no gain, no PSF column
+    assert 'sky noise only' in rob['noise']['origin'] and rob['noise']['unit'] == 'display' and not rob['noise']['gain_known']
+    assert all(s > 0 for s in rob['noise']['sky_sigma']) and 'fwhm' in rob['skipped']['psf']
+    assert {c['kind'] for c in rob['curves']} == {'exposure', 'hot', 'dead', 'cosmic', 'saturation', 'quantisation'}
+    assert st['debias']['status'] == 'not applicable' and 'gives no resolution' in st['debias']['reason']
     assert res['baseline']['arch'] == 'lab_nets_cli:make' and (g10_dir / 'runs' / 'g10-small' / 'seed-0' / 'models' / 'da_lab_nets_cli-make.pth').exists()
     assert res['baseline']['source']['n'] > 0 and res['baseline']['accuracy_vs_alpha'] == {'reason': "the source catalogue has no resolution column 'alpha' (R_e / FWHM)"}
     x, meta, prov = load_dataset(res['data']['files']['target'])
     assert x.shape[1:] == (3, 64, 64) and prov['bands'] == ['g', 'r', 'z'] and prov['classes'] == ['smooth', 'disk']
     assert set(meta.class_name) <= {'smooth', 'disk', 'merger'} and 'file_class' in meta
     report = (g10_dir / 'runs' / 'report.html').read_text()
-    assert 'Stages that did not run' in report and 'robustness: not applicable' in report
+    assert 'Stages that did not run' in report and 'debias: not applicable' in report
     r = subprocess.run(CLI + ['run', 'pair.yaml', '--quick', '--stages', 'data', '--seeds', '0,1', '-p', 'n_galaxies', '150', '-p', 'arch', 'lab_nets_cli:make',
                               '--runs-dir', 'runs'], cwd=g10_dir, capture_output=True, text=True, timeout=600, env={**os.environ, 'PYTHONPATH': '.'})
     assert r.returncode == 0, r.stderr[-3000:]
@@ -137,3 +142,69 @@ def test_cli_refuses_a_bad_pair_file_before_anything_runs(tmp_path):
     assert not (tmp_path / 'runs').exists()
     r = subprocess.run(CLI + ['run', str(tmp_path / 'none.yaml')], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and 'pair file not found' in r.stderr
+
+def catalogue_fits(folder, n, seed, theta=1.0):
+    "FITS cutouts in ADU (zero point 25) of disks and smooth blobs, with a catalogue of sizes, redshifts, seeing and labels biased by resolution"
+    from astropy.io import fits
+    from astropy.cosmology import Planck18
+    import astropy.units as u
+    folder.mkdir(exist_ok=True); rng = np.random.default_rng(seed)
+    size_kpc, z, fwhm = rng.uniform(1, 8, n), rng.uniform(0.02, 0.15, n), rng.uniform(0.8, 1.6, n)
+    alpha = size_kpc / Planck18.kpc_proper_per_arcmin(z).to_value(u.kpc / u.arcsec) / fwhm
+    smooth = rng.random(n) < 0.4
+    label = np.where(smooth | (rng.random(n) < np.exp(-alpha**2 / (2 * theta**2))), 'elliptical', 'spiral')   # disks mistaken when unresolved
+    im = blobs(n, 48, 0.3, seed, np.where(smooth, 0, 1))
+    for k in range(n): fits.PrimaryHDU(np.repeat(im[k][None], 3, 0).astype(np.float32) * 200 + rng.normal(0, 2, (3, 48, 48)).astype(np.float32)).writeto(folder / f'g{k}.fits')
+    pd.DataFrame(dict(file=[f'g{k}.fits' for k in range(n)], class_name=label, R50_kpc=size_kpc, zspec=z, psf_fwhm=fwhm,
+                      rmag=rng.uniform(15, 18, n))).to_csv(folder / 'cat.csv', index=False)
+    return folder / 'cat.csv'
+
+def test_cli_robustness_and_debias_on_catalogue_files(tmp_path):
+    "FITS cutouts with a catalogue (ADU, gain, PSF FWHM, sizes and redshifts) against DeepAdversaries arrays: every stage runs"
+    catalogue_fits(tmp_path / 'fits', 240, 0); deepadversaries(tmp_path / 'da', 200, 1)
+    d = dict(name='fits-cat', pixel_scale=0.3, size=40, classes=dict(disk=['spiral'], smooth=['elliptical']),
+             source=dict(format='fits', path='fits/cat.csv', pixel_scale=0.3, bands=['g', 'r', 'i'], taxonomy='three', unit='adu',
+                         zero_point=25., gain=[4., 4., 4.],
+                         catalog=dict(size_kpc='R50_kpc', redshift='zspec', fwhm='psf_fwhm', mag_r='rmag')),
+             target=dict(format='deepadversaries', path='da', year=1, pixel_scale=0.2, bands=['g', 'r', 'i']),
+             params=dict(n_galaxies=240, epochs=1, methods='mmd:1', oracle=False, n_curve=40, n_attack=4, generations=3,
+                         n_debias=240, debias_epochs=1, metric_bins=3, metric_intrinsic='size_kpc,z'))
+    (tmp_path / 'p.yaml').write_text(yaml.safe_dump(d))
+    r = subprocess.run(CLI + ['run', 'p.yaml', '--stages', 'robustness,debias', '--runs-dir', 'runs'], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    res = json.loads((tmp_path / 'runs' / 'fits-cat' / 'seed-0' / 'results.json').read_text())
+    assert {s: v['status'] for s, v in res['stages'].items()} == dict(data='done', baseline='done', da='done', robustness='done', debias='done')
+    rob = res['robustness']
+    assert rob['noise']['gain_known'] and 'gain from the pair file' in rob['noise']['origin'] and rob['skipped'] == {}
+    assert {c['kind'] for c in rob['curves']} >= {'exposure', 'psf'}
+    sky = np.array(rob['noise']['sky_sigma'])   # the blobs' 0.01 x 200 ADU and 2 ADU added: sqrt(8) ADU, 0.1 nanomaggies each at ZP 25
+    assert np.all(np.abs(sky / (0.1 * 8**0.5) - 1) < 0.1), sky
+    db = res['debias']
+    assert db['truth'] is False and db['accuracy'] == {} and db['theta'] is None and np.isfinite(db['theta_fit'])
+    assert {'labels', 'naive', 'de-biased'} <= set(db['L']) and 'truth' not in db['L'] and db['metric']['intrinsic'] == ['size_kpc', 'z']
+    assert set(db['label_agreement']) == {'naive', 'debiased'} and 0 <= db['smooth_fraction']['labels'] <= 1
+
+def test_debias_reason_and_catalogue_table(tmp_path):
+    from deepastro.debias import debias_reason, catalogue_table
+    f = _pair(tmp_path)
+    assert 'gives no resolution' in debias_reason(str(f))
+    assert "do not include ['spiral']" in debias_reason(str(f), 'spiral,smooth')
+    assert debias_reason('sdss-decals') == ''
+    t = catalogue_table(pd.DataFrame(dict(size_kpc=[2., 4.], redshift=[0.05, 0.1], fwhm=[1., 1.], mag_r=[16., 17.])))
+    from astropy.cosmology import Planck18
+    import astropy.units as u
+    assert list(t.columns) == ['alpha', 'mag_r', 'size_kpc', 'z']
+    np.testing.assert_allclose(t.alpha, [2, 4] / Planck18.kpc_proper_per_arcmin([0.05, 0.1]).to_value(u.kpc / u.arcsec), rtol=1e-6)
+    with pytest.raises(DataError, match='redshifts must be finite and > 0'):
+        catalogue_table(pd.DataFrame(dict(size_kpc=[2.], redshift=[0.], fwhm=[1.])))
+    with pytest.raises(DataError, match=r"non-finite values \(count per column\): \{'mag_r': 1\}"):
+        catalogue_table(pd.DataFrame(dict(alpha=[1., 2.], mag_r=[16., np.nan])))
+
+def test_cli_scheduler_local_runs_a_pair_file(g10_dir, tmp_path):
+    "A pair file as a Dask task: the worker reads the pair file itself; its run folder is named by the pair"
+    r = subprocess.run(CLI + ['run', str(g10_dir / 'pair.yaml'), '--quick', '--stages', 'data', '-p', 'n_galaxies', '60',
+                              '--scheduler', 'local', '--runs-dir', str(tmp_path / 'runs')], capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
+    res = json.loads((tmp_path / 'runs' / 'g10-small' / 'seed-0' / 'results.json').read_text())
+    assert res['stages']['data']['status'] == 'done' and res['data']['n_galaxies'] == 60

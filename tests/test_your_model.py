@@ -67,7 +67,8 @@ def test_cli_refuses_a_network_that_does_not_exist(tmp_path):
     import subprocess, os
     (tmp_path / 'lab_nets_cli.py').write_text(USER_NETS)
     env = {**os.environ, 'PYTHONPATH': '.'}
-    for arch, msg in (('lab_nets_cli:nope', "no callable 'nope'"), ('resnet10', 'timm.list_models()')):
+    for arch, msg in (('lab_nets_cli:nope', "no callable 'nope'"), ('resnet10', 'timm.list_models()'),
+                      ('lab_nets_cli:make@embedding', "latent layer 'embedding' is not a layer of Net")):
         r = subprocess.run(CLI + ['run', 'lsst-y10-y1', '--quick', '-p', 'arch', arch, '--runs-dir', 'runs'],
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert r.returncode == 2 and msg in r.stderr and not (tmp_path / 'runs').exists(), r.stderr
