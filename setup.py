@@ -11,8 +11,8 @@ class BuildWithNotebooks(build_py):
         src, dst = Path('nbs'), Path(self.build_lib) / 'deepastro' / 'nbs'
         if not (src / '02_data.ipynb').exists(): raise FileNotFoundError("nbs/ (the stage notebooks) is missing from the source tree")
         shutil.rmtree(dst, ignore_errors=True)        # no stale notebooks of an earlier build
-        for pattern in ('[0-9][0-9]_*.ipynb', 'index.ipynb', 'params/*.yaml', 'pairs/*.yaml', 'images/*', 'measured/*'):
-            for f in src.glob(pattern):
+        for pattern in ('[0-9][0-9]_*.ipynb', 'index.ipynb', 'params/*.yaml', 'pairs/*.yaml', 'images/*', 'measured/**/*'):
+            for f in (f for f in src.glob(pattern) if f.is_file()):     # measured/: results of `deepastro run --seeds`, folders as a runs folder
                 (dst / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy2(f, dst / f.relative_to(src))
 

@@ -22,10 +22,11 @@ from .core import Record, transient, save_record, scratch_dir, progress
 from .models import arch_slug, create_model, predict, fit_one_cycle, training_learner
 
 # %% auto #0
-__all__ = ['DEBIAS_CLASSES', 'INTRINSIC', 'OBSERVABLES', 'debias_population', 'debias_catalogue', 'LabelBias', 'fraction_curve',
-           'plot_fraction_curves', 'kdtree_bins', 'bias_metric', 'bias_metric_1d', 'auto_depth', 'fit_label_bias',
-           'DebiasLoss', 'make_debias_dataset', 'LabelAccuracy', 'train_on_labels', 'debias_inputs', 'debias_test',
-           'DebiasResult', 'debias_reason', 'catalogue_table', 'simulated_study', 'catalogue_study', 'run_debias']
+__all__ = ['DEBIAS_CLASSES', 'INTRINSIC', 'OBSERVABLES', 'COLLAPSE_SHARE', 'debias_population', 'debias_catalogue', 'LabelBias',
+           'fraction_curve', 'plot_fraction_curves', 'kdtree_bins', 'bias_metric', 'bias_metric_1d', 'auto_depth',
+           'fit_label_bias', 'DebiasLoss', 'make_debias_dataset', 'LabelAccuracy', 'train_on_labels', 'debias_inputs',
+           'debias_test', 'DebiasResult', 'debias_reason', 'catalogue_table', 'simulated_study', 'catalogue_study',
+           'run_debias']
 
 # %% ../nbs/07_debias.ipynb #aa6e89a4
 DEBIAS_CLASSES = ('disk', 'smooth')
@@ -326,6 +327,8 @@ def debias_test(models:dict, # 'naive' and 'debiased' Learners
                 L_1d={k: dict(L=r['L'], err=r['L_err']) for k, r in L1.items()})
 
 # %% ../nbs/07_debias.ipynb #25915eda
+COLLAPSE_SHARE = 0.02   # a model that gives one class to all but this share of the test galaxies has collapsed
+
 @dataclass
 class DebiasResult(Record):
     "The de-biasing stage's record: a naive and a de-biased classifier trained on the same biased labels, and their bias"
@@ -369,10 +372,16 @@ class DebiasResult(Record):
     def theta_fit_error(self) -> float:
         "Relative error of the fitted theta (NaN for unbiased labels, theta = 0)"
         return self.theta_fit / self.theta - 1 if self.theta and self.theta == self.theta else float('nan')
+    @property
+    def collapsed(self) -> dict:
+        "naive, de-biased -> whether the model calls (nearly) every test galaxy one class: its L is then ~0 and says nothing (None: not recorded)"
+        f = self.smooth_fraction or {}
+        return {k: None if f.get(k) is None else not COLLAPSE_SHARE <= f[k] <= 1 - COLLAPSE_SHARE for k in ('naive', 'de-biased')}
     def headline(self):
+        c = self.collapsed['de-biased']
         return dict(bias_L_naive=self._L('naive'), bias_L_debiased=self._L('de-biased'), bias_reduction=self.reduction['hard'],
                     bias_reduction_soft=self.reduction['soft'], theta_fit_error=self.theta_fit_error,
-                    debiased_accuracy=self.accuracy.get('debiased', float('nan')))
+                    debiased_accuracy=self.accuracy.get('debiased', float('nan')), debiased_collapsed=float('nan') if c is None else float(c))
 
 # %% ../nbs/07_debias.ipynb #a0a4fc9c
 def _two_classes(debias_classes:str) -> tuple:

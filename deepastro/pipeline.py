@@ -480,7 +480,8 @@ SUMMARY_COLUMNS = (('source acc', 'baseline.source_acc'), ('target acc', 'baseli
                    ('DA target', 'da.da_target_acc'), ('gap won', 'da.gap_won'), ('DA source chg', 'da.source_change'),
                    ('attack base', 'robustness.attack_baseline'), ('attack DA', 'robustness.attack_da'),
                    ('UDA target', 'uda.uda_target_acc'), ('UDA AUROC', 'uda.uda_auroc'),
-                   ('bias L naive', 'debias.bias_L_naive'), ('bias L deb', 'debias.bias_L_debiased'))
+                   ('bias L naive', 'debias.bias_L_naive'), ('bias L deb', 'debias.bias_L_debiased'),
+                   ('deb acc', 'debias.debiased_accuracy'), ('deb collapsed', 'debias.debiased_collapsed'))   # L = 0 of a model that calls everything one class means nothing
 
 def summary_rows(records:dict) -> list[dict]:
     "Per pair: the number of seeds and the mean and standard error over seeds of every headline figure ('pair/seed-N' -> records in)"

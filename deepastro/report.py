@@ -76,6 +76,11 @@ def report_rows(runs:dict) -> list:
     for k in ('hard', 'soft'):
         add('De-biasing', 'debias', f'L reduction, {k}', '%', lambda x, k=k: x.reduction[k])
     add('De-biasing', 'debias', 'fitted theta, relative error', '%', lambda x: x.theta_fit_error)
+    for k in ('naive', 'debiased'):
+        add('De-biasing', 'debias', f'{k}: accuracy against the truth', '%', lambda x, k=k: x.accuracy[k])
+        add('De-biasing', 'debias', f'{k}: agreement with the labels', '%', lambda x, k=k: x.label_agreement[k])
+    add('De-biasing', 'debias', 'de-biased model collapsed (one class for all: its L means nothing)', 's',
+        lambda x: {True: 'COLLAPSED', False: 'no', None: None}[x.collapsed['de-biased']])
     for m in _union(runs, lambda r: list(r['uda'].models) if 'uda' in r else []):
         for label, keys, fmt in (('accuracy, source', ('source', 'accuracy'), '%'), ('accuracy, target', ('target', 'accuracy'), '%'),
                                  ('known accuracy (flags count as errors), target', ('target', 'known_accuracy'), '%'),
