@@ -64,6 +64,12 @@ source: {{format: galaxy10, path: {src.name}, pixel_scale: 0.262, bands: [g, r, 
 target: {{format: galaxy10, path: {tgt.name}, pixel_scale: 0.396, bands: [g, r, i], unit: display}}
 pixel_scale: 0.262
 size: 100
+classes:     # the two Galaxy10 versions number different classes (02_data)
+  smooth: [round_smooth, in_between_round_smooth, cigar_shaped_smooth, smooth_completely_round, smooth_in_between_round, smooth_cigar_shaped]
+  disk: [barred_spiral, unbarred_tight_spiral, unbarred_loose_spiral, edge_on_without_bulge, edge_on_with_bulge, disk_face_on_no_spiral,
+         disk_edge_on_rounded_bulge, disk_edge_on_boxy_bulge, disk_edge_on_no_bulge, disk_face_on_tight_spiral, disk_face_on_medium_spiral,
+         disk_face_on_loose_spiral]
+  merger: [disturbed, merging]
 params: {{n_galaxies: {a.n}, epochs: 1}}
 """)
     print(f"a pair file with a {a.n}-image Galaxy10-DECaLS-sized source, on 100 pixels of 0.262\":")

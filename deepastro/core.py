@@ -98,7 +98,9 @@ def heap_alloc():
     "Inside: CPU tensors below `HEAP_MMAP_MB` reuse heap memory instead of a fresh `mmap` each time (glibc; nestable; also a decorator)"
     global _heap_depth
     on = _LIBC is not None and os.environ.get('DEEPASTRO_HEAP_ALLOC', '1') != '0'
-    if on and _heap_depth == 0: _LIBC.mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_MB * 2**20); _LIBC.mallopt(_M_TRIM_THRESHOLD, 2**30)
+    if on and _heap_depth == 0:
+        if not _LIBC.mallopt(_M_MMAP_THRESHOLD, HEAP_MMAP_MB * 2**20): _LIBC.mallopt(_M_MMAP_MAX, 0)   # a glibc that caps the threshold: no mmap
+        _LIBC.mallopt(_M_TRIM_THRESHOLD, 2**30)
     _heap_depth += on
     try: yield
     finally:

@@ -12,13 +12,13 @@ from .simulate import draw_population, simulate_pair, class_names, check_populat
 from .core import atomic_path, scratch_dir, progress
 
 # %% auto #0
-__all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_BLOCK', 'FILE_BLOCK', 'WINDOW', 'FIT_IMAGES',
-           'DataError', 'check_shape', 'check_images', 'DatasetWriter', 'save_dataset', 'read_provenance', 'read_meta',
-           'load_dataset', 'FileImages', 'block_order', 'dataset_key', 'make_pair_dataset', 'read_galaxy10',
-           'read_deepadversaries', 'FitsCutouts', 'read_fits_cutouts', 'overlap_matrix', 'resample', 'match_bands',
-           'to_nanomaggies', 'read_domain', 'map_classes', 'make_file_pair_dataset', 'ArcsinhScaler',
-           'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader', 'fit_scaler', 'fits_in_memory',
-           'memory_budget_gb', 'take_rows', 'PairData', 'DataResult', 'run_data']
+__all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_BLOCK', 'GALAXY10_SDSS_CLASSES', 'FILE_BLOCK',
+           'WINDOW', 'FIT_IMAGES', 'DataError', 'check_shape', 'check_images', 'DatasetWriter', 'save_dataset',
+           'read_provenance', 'read_meta', 'load_dataset', 'FileImages', 'block_order', 'dataset_key',
+           'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'FitsCutouts', 'read_fits_cutouts',
+           'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies', 'read_domain', 'map_classes',
+           'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader',
+           'fit_scaler', 'fits_in_memory', 'memory_budget_gb', 'take_rows', 'PairData', 'DataResult', 'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
@@ -291,8 +291,17 @@ def _require(f, keys, path):
     miss = [k for k in keys if k not in f]
     if miss: raise DataError(f"{path}: missing dataset(s) {miss}; found {sorted(f.keys())}")
 
+GALAXY10_SDSS_CLASSES = ('disk_face_on_no_spiral', 'smooth_completely_round', 'smooth_in_between_round', 'smooth_cigar_shaped',
+                         'disk_edge_on_rounded_bulge', 'disk_edge_on_boxy_bulge', 'disk_edge_on_no_bulge',
+                         'disk_face_on_tight_spiral', 'disk_face_on_medium_spiral', 'disk_face_on_loose_spiral')   # Galaxy10 SDSS labels 0-9 (astroNN)
+
+def _galaxy10_survey(bands) -> str|None:
+    "Which Galaxy10 a file's declared bands name: 'decals' (g, r, z), 'sdss' (g, r, i) or None (not told)"
+    b = set(bands or ())
+    return 'decals' if 'z' in b else 'sdss' if 'i' in b else None
+
 def read_galaxy10(path, # a Galaxy10 HDF5 file: 'images' (N, H, W, 3), 'ans' (labels 0-9)
-                  survey:str|None=None, # 'sdss' or 'decals' (None: decals if the images are at least 128 pixels wide)
+                  survey:str|None=None, # 'sdss' or 'decals': whose classes the labels number (None: decals if the images are at least 128 pixels wide)
                   lazy:bool=False, # return the images as a `FileImages` (read when indexed) instead of an array
                  ):
     "Galaxy10 (DECaLS or SDSS) HDF5 file as (images, meta, provenance)"
@@ -304,14 +313,16 @@ def read_galaxy10(path, # a Galaxy10 HDF5 file: 'images' (N, H, W, 3), 'ans' (la
         ans = f['ans'][()].astype(np.int64)
         if len(ans) != shape[0]: raise DataError(f"{path}: {shape[0]} images but {len(ans)} labels in 'ans'")
         if ans.min() < 0 or ans.max() > 9: raise DataError(f"{path}: labels in 'ans' must be 0-9, got {ans.min()}..{ans.max()}")
-        meta = pd.DataFrame(dict(label=ans, class_name=np.array(class_names('galaxy10'))[ans]))
+        if survey is None: survey = 'decals' if shape[1] >= 128 else 'sdss'
+        if survey not in ('sdss', 'decals'): raise ValueError(f"survey must be 'sdss' or 'decals' (which Galaxy10), got {survey!r}")
+        names = list(class_names('galaxy10') if survey == 'decals' else GALAXY10_SDSS_CLASSES)
+        meta = pd.DataFrame(dict(label=ans, class_name=np.array(names)[ans]))
         for k in ('ra', 'dec', 'redshift', 'pxscale'):
             if k in f: meta[k] = f[k][()]
     images = FileImages(path, channels_last=True, scale=1 / 255. if dtype == np.uint8 else 1.)
     if not lazy: images = check_images(images.read(slice(None)), str(path))
-    if survey is None: survey = 'decals' if shape[1] >= 128 else 'sdss'
     prov = dict(kind='galaxy10', file=str(path), survey=survey, bands=['g', 'r', 'z'] if survey == 'decals' else ['g', 'r', 'i'],
-                taxonomy='galaxy10', classes=list(class_names('galaxy10')), units='display values scaled to [0, 1]')
+                taxonomy='galaxy10' if survey == 'decals' else 'galaxy10-sdss', classes=names, units='display values scaled to [0, 1]')
     return images, meta, prov
 
 # %% ../nbs/02_data.ipynb #a7bd2ee8
@@ -472,7 +483,7 @@ def read_domain(d:DomainFile, # one domain of a `PairFile`
                 where:str='domain', # its name in error messages ('source' or 'target')
                ) -> tuple:
     "Images (a `FileImages` read when indexed; in the file's unit), metadata with the catalogue roles, provenance of one domain"
-    if d.format == 'galaxy10': img, meta, prov = read_galaxy10(d.path, lazy=True)
+    if d.format == 'galaxy10': img, meta, prov = read_galaxy10(d.path, _galaxy10_survey(d.bands), lazy=True)
     elif d.format == 'deepadversaries': img, meta, prov = read_deepadversaries(d.path, d.year, d.split, lazy=True)
     elif d.format == 'fits': img, meta, prov = read_fits_cutouts(d.path, d.taxonomy, lazy=True)   # one file per galaxy, read when indexed
     elif d.format == 'deepastro': img, (meta, prov) = FileImages(d.path), read_meta(d.path)
@@ -489,6 +500,8 @@ def read_domain(d:DomainFile, # one domain of a `PairFile`
     if d.format == 'deepastro' and prov.get('units') == 'nanomaggies' and unit not in ('nanomaggies',):
         raise DataError(f"{d.path}: this deepastro dataset is in nanomaggies; {where}.unit says {unit!r}")
     if unit == 'adu': to_nanomaggies(np.zeros((0, img.shape[1], 1, 1), np.float32), unit, d.zero_point)   # checks the zero point now
+    if isinstance(d.gain, tuple) and len(d.gain) != img.shape[1]:
+        raise DataError(f"{d.path}: {where}.gain lists {len(d.gain)} gains but the images have {img.shape[1]} bands")
     for role, col in d.catalog.items():
         if col not in meta: raise DataError(f"{d.path}: {where}.catalog names column {col!r} (for {role}) that the file does not have; "
                                             f"columns: {list(meta.columns)}")
@@ -563,7 +576,7 @@ def make_file_pair_dataset(p:PairFile, # the pair
                       files=[_file_stats(p.source.path), _file_stats(p.target.path)])
     out_dir = Path(out_dir); paths = {d: out_dir / f'{p.name}_{d}_{key}.h5' for d in domains}
     if not force and all(q.exists() for q in paths.values()):
-        if verbose: print(f"reusing {paths['source'].name}, {paths['target'].name}")
+        if verbose: print(f"reusing {', '.join(q.name for q in paths.values())}")
         return paths
     t0 = time.perf_counter()
     (img_s, meta_s, prov_s), (img_t, meta_t, prov_t) = read_domain(p.source, 'source'), read_domain(p.target, 'target')
@@ -592,7 +605,7 @@ def make_file_pair_dataset(p:PairFile, # the pair
                 block = check_images(np.asarray(img[r]), f"{getattr(img, 'path', d.path)} (rows {r[0]}..{r[-1]})")[:, bands]
                 w.append(resample(to_nanomaggies(block, prov['unit'], d.zero_point), prov['pixel_scale'], p.pixel_scale, p.size,
                                   'level' if display else 'flux'), mt.iloc[k:k + FILE_BLOCK])
-    if verbose: print(f"prepared {p.name}: {len(m['source']['rows'])} + {len(m['target']['rows'])} galaxies "
+    if verbose: print(f"prepared {p.name} ({', '.join(domains)}): {len(m['source']['rows'])} + {len(m['target']['rows'])} galaxies "
                       f"on {p.size} px of {p.pixel_scale}\" in {time.perf_counter() - t0:.1f} s")
     return paths
 

@@ -327,7 +327,7 @@ def debias_test(models:dict, # 'naive' and 'debiased' Learners
                 L_1d={k: dict(L=r['L'], err=r['L_err']) for k, r in L1.items()})
 
 # %% ../nbs/07_debias.ipynb #25915eda
-COLLAPSE_SHARE = 0.02   # a model that gives one class to all but this share of the test galaxies has collapsed
+COLLAPSE_SHARE = 0.02   # a model that gives one class to all but this share of the test galaxies (when the labels do not) has collapsed
 
 @dataclass
 class DebiasResult(Record):
@@ -374,9 +374,10 @@ class DebiasResult(Record):
         return self.theta_fit / self.theta - 1 if self.theta and self.theta == self.theta else float('nan')
     @property
     def collapsed(self) -> dict:
-        "naive, de-biased -> whether the model calls (nearly) every test galaxy one class: its L is then ~0 and says nothing (None: not recorded)"
-        f = self.smooth_fraction or {}
-        return {k: None if f.get(k) is None else not COLLAPSE_SHARE <= f[k] <= 1 - COLLAPSE_SHARE for k in ('naive', 'de-biased')}
+        "naive, de-biased -> whether the model calls (nearly) every test galaxy one class although the labels do not: its L is then ~0 and says nothing (None: not recorded)"
+        f = self.smooth_fraction or {}; one = lambda v: not COLLAPSE_SHARE <= v <= 1 - COLLAPSE_SHARE
+        if f.get('labels') is None or one(f['labels']): return {'naive': None, 'de-biased': None}   # labels of one class: nothing to tell
+        return {k: None if f.get(k) is None else one(f[k]) for k in ('naive', 'de-biased')}
     def headline(self):
         c = self.collapsed['de-biased']
         return dict(bias_L_naive=self._L('naive'), bias_L_debiased=self._L('de-biased'), bias_reduction=self.reduction['hard'],

@@ -33,15 +33,20 @@ def accuracy(model:nn.Module, x:torch.Tensor, y:torch.Tensor) -> tuple[float, fl
     return a, binomial_se(a, len(y))
 
 # %% ../nbs/08_evaluate.ipynb #b92c702b
+def _band_sky(nz:ImageNoise) -> torch.Tensor:
+    "One sky sigma per band: the survey's, or the median over the images'"
+    return nz.sky_sigma[0] if len(nz) == 1 else nz.sky_sigma.median(0).values
+
 def perturbation(kind:str, # one of `PERTURBATIONS`
                  strength, # its strength, in the unit `PERTURBATIONS` names
                  noise, # the images' noise: an `ImageNoise` (one row, or one per image perturbed), a `Survey` or a survey name
                  fwhm=None, # the images' PSF FWHM (arcsec), (N, bands): kind 'psf' only
                  seed:int=0, # of the perturbation
+                 band_sky=None, # one sky sigma per band for saturation and cosmic-ray levels (None: the median over `noise`'s rows)
                 ):
     "A function images -> perturbed images (in the unit of `noise`) for one `kind` and `strength`"
     nz = image_noise(noise); sky = nz.sky_sigma                      # (1 or N, bands)
-    band_sky = sky[0] if len(nz) == 1 else sky.median(0).values      # one level per band: saturation, cosmic-ray amplitude
+    if band_sky is None: band_sky = _band_sky(nz)
     if kind == 'exposure': return lambda x: degrade_exposure(x, nz, strength, seed=seed) if strength < 1 else x
     if kind == 'psf':
         if fwhm is None: raise ValueError("the 'psf' perturbation needs the images' PSF FWHM (N, bands)")
@@ -84,12 +89,13 @@ def robustness_curve(model:nn.Module, # the classifier
     strengths = PERTURBATIONS[kind][1] if strengths is None else strengths
     y = torch.as_tensor(labels); nz = image_noise(noise)
     if len(nz) not in (1, len(y)): raise ValueError(f"noise of {len(nz)} images for {len(y)} images")
+    band_sky = _band_sky(nz)      # the same levels in every block
     rows = []
     for s in strengths:
         ok = []
         for k, a in enumerate(range(0, len(y), block)):      # the first block has the seed of an unblocked curve
             fw = np.asarray(fwhm)[a:a + block] if fwhm is not None and np.ndim(fwhm) == 2 else fwhm
-            x = scaler(perturbation(kind, s, nz.rows(slice(a, a + block)), fw, seed + 7919 * k)(images[a:a + block]))
+            x = scaler(perturbation(kind, s, nz.rows(slice(a, a + block)), fw, seed + 7919 * k, band_sky)(images[a:a + block]))
             ok.append(predict(model, x)[0].argmax(1) == y[a:a + block])
         acc = float(torch.cat(ok).float().mean()) if ok else float('nan')
         rows.append(dict(kind=kind, strength=s, accuracy=acc, se=binomial_se(acc, len(y))))
@@ -351,7 +357,13 @@ def _sample_noise(x, meta:pd.DataFrame, p, prov:dict) -> tuple:
     nz = measure_noise(x, prov.get('nmgy_per_electron'), prov['pixel_scale'],
                        origin=f"measured on the images ({'gain from the pair file' if prov.get('nmgy_per_electron') else 'sky noise only: no gain given'})")
     skipped, fwhm = {}, None
-    if 'fwhm' in meta: fwhm = np.repeat(meta['fwhm'].to_numpy(float)[:, None], x.shape[1], 1)
+    if prov.get('units') == 'display': skipped['psf'] = "a display stretch is not linear in flux: a PSF cannot be broadened in its levels"
+    elif 'fwhm' in meta:
+        f = meta['fwhm'].to_numpy(float)
+        if not (np.isfinite(f) & (f > 0)).all():
+            raise ValueError(f"the source catalogue's PSF FWHM column (role 'fwhm') holds {int((~(np.isfinite(f) & (f > 0))).sum())} values "
+                             "that are not finite and > 0 arcsec")
+        fwhm = np.repeat(f[:, None], x.shape[1], 1)
     else: skipped['psf'] = "the source catalogue has no PSF FWHM column (pair file: catalog: {fwhm: COLUMN}, arcsec)"
     return nz, fwhm, skipped
 

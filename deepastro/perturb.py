@@ -16,9 +16,10 @@ from .data import check_images
 from .core import heap_alloc, progress, eta_text
 
 # %% auto #0
-__all__ = ['FRAME', 'CLIPPED_SHARE', 'ImageNoise', 'image_noise', 'measure_noise', 'missing_variance', 'degrade_depth',
-           'degrade_exposure', 'kernel_fwhm', 'degrade_psf', 'noise_sigma', 'hot_pixels', 'dead_pixels', 'cosmic_rays',
-           'saturate', 'quantize', 'LocalForward', 'AttackResult', 'scaled_bounds', 'one_pixel_attack']
+__all__ = ['FRAME', 'CLIPPED_SHARE', 'MIN_SKY_SHARE', 'ImageNoise', 'image_noise', 'measure_noise', 'missing_variance',
+           'degrade_depth', 'degrade_exposure', 'kernel_fwhm', 'degrade_psf', 'noise_sigma', 'hot_pixels',
+           'dead_pixels', 'cosmic_rays', 'saturate', 'quantize', 'LocalForward', 'AttackResult', 'scaled_bounds',
+           'one_pixel_attack']
 
 # %% ../nbs/04_perturb.ipynb #74715f6e
 def _images(images, n_bands:int|None=None, name:str='images') -> torch.Tensor:
@@ -54,6 +55,7 @@ class ImageNoise:
     origin:str = ''                   # where the numbers come from
     sky_var:torch.Tensor|None = None  # sky_sigma**2, where it is known more precisely than the square of a float32
     n_assumed:int = 0                 # images whose sky could not be measured and took the median of the others
+    sky_level:torch.Tensor|None = None  # (images or 1, bands): the blank sky's level (a pedestal not subtracted); None: 0
 
     def __post_init__(self):
         self.sky_sigma = _rows2d(self.sky_sigma, 'sky_sigma')
@@ -63,6 +65,10 @@ class ImageNoise:
             a = _rows2d(self.per_electron, 'per_electron')
             if a.shape != (1, self.n_bands): raise ValueError(f"per_electron must hold one value per band ({self.n_bands}), got {a.shape[1]}")
             self.per_electron = a[0]
+        if self.sky_level is not None:
+            self.sky_level = torch.as_tensor(self.sky_level, dtype=torch.float32).reshape(-1, self.n_bands)
+            if not torch.isfinite(self.sky_level).all() or len(self.sky_level) not in (1, len(self)):
+                raise ValueError(f"sky_level must be finite, one row or one per image ({len(self)}), got shape {tuple(self.sky_level.shape)}")
         if self.pixel_scale is not None: _in_range('pixel_scale (arcsec/pixel)', self.pixel_scale, 0, math.inf, lo_open=True, hi_open=True)
 
     @property
@@ -71,15 +77,18 @@ class ImageNoise:
     def rows(self, idx) -> ImageNoise:
         "The noise of images `idx` (a slice or indices); one row for all images stays as it is"
         if len(self) == 1: return self
-        return ImageNoise(self.sky_sigma[idx], self.per_electron, self.pixel_scale, self.origin, self.sky_var[idx], self.n_assumed)
+        lv = None if self.sky_level is None or len(self.sky_level) == 1 else self.sky_level[idx]
+        return ImageNoise(self.sky_sigma[idx], self.per_electron, self.pixel_scale, self.origin, self.sky_var[idx], self.n_assumed,
+                          self.sky_level if lv is None else lv)
 
     def variance(self, x:torch.Tensor) -> torch.Tensor:
-        "Per-pixel noise variance of images `x` (N, bands, H, W) in their unit squared; the flux f is the pixel clipped at zero"
+        "Per-pixel noise variance of images `x` (N, bands, H, W) in their unit squared; f is the pixel above the sky level, clipped at zero"
         if x.ndim != 4 or x.shape[1] != self.n_bands or len(self) not in (1, len(x)):
             raise ValueError(f"noise of {len(self)} image(s) x {self.n_bands} bands does not fit images of shape {tuple(x.shape)}")
         v = self.sky_var.view(len(self), -1, 1, 1)
         if self.per_electron is None: return v.expand(x.shape).clone()
-        return x.clamp_min(0).mul_(self.per_electron.view(1, -1, 1, 1)).add_(v)
+        f = x if self.sky_level is None else x - self.sky_level.view(len(self.sky_level), -1, 1, 1)
+        return f.clamp_min(0).mul_(self.per_electron.view(1, -1, 1, 1)).add_(v)
 
     @classmethod
     def of_survey(cls, survey) -> ImageNoise:
@@ -99,37 +108,59 @@ def image_noise(noise) -> ImageNoise:
 
 # %% ../nbs/04_perturb.ipynb #92f12dff
 FRAME = 0.15          # width of the stamp's outer frame whose pixels measure the sky, as a share of the side
-CLIPPED_SHARE = 0.05  # a frame with more of its pixels at the minimum is clipped (a display stretch)
+CLIPPED_SHARE = 0.05  # a frame with more of its pixels at its minimum is clipped (a display stretch)
+MIN_SKY_SHARE = 0.1   # an image needs this share of its frame as valid sky pixels
 
-def _kth(f:torch.Tensor, q:float) -> torch.Tensor:
-    "The q-quantile (nearest rank) along the last axis"
-    return f.kthvalue(max(1, min(f.shape[-1], round(q * f.shape[-1]))), -1).values
+def _quantum(f:torch.Tensor) -> float:
+    "The step of the levels the values `f` take if they are quantised (an 8-bit stretch), else 0"
+    u = torch.unique(f)
+    if len(u) < 2 or len(u) > 4096: return 0.
+    q = float((u[1:] - u[:-1]).min())
+    return q if bool((((u - u[0]) / q) - ((u - u[0]) / q).round()).abs().max() < 0.25) else 0.
+
+def _frame_sky(f:torch.Tensor, q:float, gen:torch.Generator) -> tuple:
+    "Sky level, sigma and whether it is lost, per (image, band), of frame pixels f (n, bands, P); NaN marks no data"
+    ok = ~torch.isnan(f)
+    lo = torch.where(ok, f, torch.inf).amin(-1, keepdim=True)
+    at_min = ((f == lo) & ok).sum(-1) / ok.sum(-1).clamp_min(1)          # clipped at the bottom (a display stretch)
+    if q: f = f + (torch.rand(f.shape, generator=gen) - 0.5) * q         # quantised levels: dithered, the rounding removed below
+    med = f.nanmedian(-1).values
+    mad = 1.4826 * (f - med[..., None]).abs().nanmedian(-1).values
+    sigma = torch.where(at_min > CLIPPED_SHARE, f.nanquantile(0.8413, -1) - med, mad)
+    if q: sigma = (sigma**2 - q**2 / 12).clamp_min(0).sqrt()
+    lost = (at_min > 0.5) | ~(sigma > 0) | (ok.float().mean(-1) < MIN_SKY_SHARE)
+    return med, sigma, lost
 
 def measure_noise(images, # (N, bands, H, W) in a linear unit, or a display stretch
                   per_electron=None, # image unit per detected electron: one number or one per band (None: unknown)
                   pixel_scale:float|None=None, # arcsec per pixel
                   frame:float=FRAME, # width of the outer frame whose pixels are sky, as a share of the side
                   origin:str='measured on the images', # said in reports
+                  seed:int=0, # of the dither of quantised levels
                  ) -> ImageNoise:
-    "Blank-sky noise of each image and band from its outer frame: 1.4826 MAD, or the upper half's width where the sky is clipped"
+    "Blank-sky level and noise of each image and band from its outer frame: 1.4826 MAD, or the upper half's width where the sky is clipped"
     x = _images(images); N, C, H, W = x.shape
     _in_range('frame (share of the stamp side)', frame, 0, 0.5, lo_open=True, hi_open=True)
     m = torch.zeros(H, W, dtype=torch.bool); bh, bw = max(1, round(frame * H)), max(1, round(frame * W))
     m[:bh] = m[-bh:] = True; m[:, :bw] = m[:, -bw:] = True
     f = x[:, :, m]                                           # (N, bands, frame pixels)
-    med = _kth(f, 0.5)
-    mad = 1.4826 * _kth((f - med[..., None]).abs(), 0.5)
-    at_min = (f == f.amin(-1, keepdim=True)).float().mean(-1)
-    sigma = torch.where(at_min > CLIPPED_SHARE, _kth(f, 0.8413) - med, mad)
-    lost = (at_min > 0.5) | (sigma <= 0)
+    q = _quantum(f[:64])
+    if not q:   # exact zeros repeated in float data with sky below them: padding beyond the edge of a field (at the minimum: a clip)
+        pad = ((f == 0).float().mean(-1, keepdim=True) > 0.01) & (f.amin(-1, keepdim=True) < 0)
+        f = torch.where(pad & (f == 0), torch.nan, f)
+    gen, step = _gen(seed), max(1, 2**23 // (C * f.shape[-1]))      # nanquantile takes at most 16M values at a time
+    med, sigma, lost = (torch.cat(t) for t in zip(*(_frame_sky(f[a:a + step], q, gen) for a in range(0, N, step))))
     if lost.all(0).any():
         raise ValueError(f"sky noise cannot be measured in band(s) {torch.where(lost.all(0))[0].tolist()} of any image: their outer "
-                         "frames are more than half at one value (a clipped or blank sky)")
+                         f"frames are blank, padded or more than half at one value (a clipped sky)")
     if lost.any():
         fill = torch.stack([sigma[~lost[:, c], c].median() for c in range(C)])
         sigma = torch.where(lost, fill.expand(N, C), sigma)
-    if per_electron is not None: per_electron = torch.as_tensor(per_electron, dtype=torch.float32).expand(C)
-    return ImageNoise(sigma, per_electron, pixel_scale, origin, n_assumed=int(lost.any(1).sum()))
+    if per_electron is not None:
+        per_electron = torch.as_tensor(per_electron, dtype=torch.float32).reshape(-1)
+        if len(per_electron) not in (1, C): raise ValueError(f"per_electron must be one number or one per band ({C}), got {len(per_electron)}")
+        per_electron = per_electron.expand(C)
+    return ImageNoise(sigma, per_electron, pixel_scale, origin, n_assumed=int(lost.any(1).sum()), sky_level=med)
 
 # %% ../nbs/04_perturb.ipynb #3a214345
 def _check_same_pixels(s, t):

@@ -15,8 +15,9 @@ __all__ = ['STAGES', 'PARAM_RANGES', 'STAGE_GB', 'BUILTIN_ARCHS', 'SUMMARY_COLUM
            'run_folder', 'stage_key', 'RunDirError', 'check_run_dir', 'stage_files', 'execute_stage_notebook',
            'run_stage', 'load_run', 'headline', 'write_tables', 'seeds_table', 'pair_seeds', 'write_seeds_table',
            'default_jobs', 'run_dag', 'LiveStatus', 'data_shape', 'check_runs', 'run_pairs', 'run_pair', 'load_runs',
-           'write_run_report', 'summary_rows', 'summary', 'write_summary_csv', 'main', 'publish', 'pair_task',
-           'make_client', 'run_pairs_dask', 'readme_text', 'write_readme']
+           'write_run_report', 'summary_rows', 'summary', 'write_summary_csv', 'measured_records', 'measured_pairs',
+           'seeds_frame', 'main', 'publish', 'pair_task', 'make_client', 'run_pairs_dask', 'readme_text',
+           'write_readme']
 
 # %% ../nbs/09_pipeline.ipynb #cd36d486
 @dataclasses.dataclass(frozen=True)
@@ -235,7 +236,9 @@ def run_stage(pair:str, stage:str, runs_dir='runs', overrides:dict|None=None, fo
     label = f"{pair_name(pair)}/seed-{seed}"
     if not force and done and done.get('params_hash') == key and done.get('status') == 'done':
         log(f"[{label}] {stage:10s} skipped (done with these parameters and inputs)"); return 'skipped'
-    why = st.reason(pair, params)      # says why instead of failing for lack of what the stage needs
+    try: why = st.reason(pair, params)      # says why instead of failing for lack of what the stage needs
+    except Exception:
+        _record(run_dir, stage, params, 'failed', 0., key); raise
     if why:
         update_results(run_dir, 'stages', lambda s: {**(s or {}), stage: dict(status='not applicable', reason=why,
                                                                              notebook=st.notebook, params_hash=key)})
@@ -407,7 +410,9 @@ def data_shape(pair) -> tuple:
     if not isinstance(p, PairFile):
         from deepastro.surveys import get_survey
         return get_survey(p.source).n_bands, len(class_names(p.taxonomy)), p.stamp
-    bands = len(p.bands) or len(set(p.source.bands) & set(p.target.bands)) or 3      # a deepastro dataset names its bands itself
+    from deepastro.data import read_meta
+    def _bands(d): return list(d.bands) or (read_meta(d.path)[1].get('bands', []) if d.format == 'deepastro' else [])
+    bands = len(p.bands) or len(set(_bands(p.source)) & set(_bands(p.target))) or 3
     return bands, max(2, len([c for c in p.classes if c not in p.unknown])), p.size
 
 BUILTIN_ARCHS = ('convnet', 'resnet18')   # the keys of deepastro.models.ARCHS: checking them needs no torch import (13 s)
@@ -421,7 +426,9 @@ def check_runs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=Fals
     check_overrides(overrides); stage_closure(stages)
     for p, s in _runs(pairs, seeds, overrides, quick):
         rd = run_folder(runs_dir, p, s); check_run_dir(rd, force)
-        for st in STAGES.values(): stage_parameters(p, st.notebook_path(), {**overrides, 'seed': s}, rd, quick)
+        for st in STAGES.values():
+            prm = stage_parameters(p, st.notebook_path(), {**overrides, 'seed': s}, rd, quick)
+            if st.applies and isinstance(get_pair(p), PairFile): st.reason(p, prm)    # a bad parameter of the check (debias_classes) fails here
         arch = {**pair_params(p, quick), **overrides}.get('arch')
         if arch is not None and str(arch).strip() not in BUILTIN_ARCHS:   # a network that does not exist (or lacks its @layer) fails here, not in a stage
             __import__('deepastro.models').models.check_arch(arch, *data_shape(p))
@@ -516,6 +523,47 @@ def write_summary_csv(records:dict, path) -> Path:
     "The summary rows of all pairs as a CSV file"
     import pandas as pd
     return atomic_write(path, lambda tmp: pd.DataFrame(summary_rows(records)).to_csv(tmp, index=False))
+
+# %% ../nbs/09_pipeline.ipynb #ea3a67ab
+def _measured_folder(folder=None) -> Path:
+    "`folder`, or the runs folder `measured/` that ships beside the stage notebooks"
+    return Path(folder) if folder else nbs_dir() / 'measured'
+
+def measured_records(pair:str, # a built-in pair
+                     folder=None, # a runs folder (None: `measured/` beside the stage notebooks)
+                    ) -> dict:
+    "'pair/seed-N' -> records of the measured seed runs of `pair` (FileNotFoundError naming the folder if there are none)"
+    folder = _measured_folder(folder)
+    recs = {k: v for k, v in load_runs(folder).items() if k.split('/')[0] == pair_name(pair)}
+    if not recs: raise FileNotFoundError(f"no measured runs of {pair!r} in {folder}: copy runs/<pair>/seed-*/results.json there "
+                                         "from `deepastro run PAIR --seeds ...`")
+    return recs
+
+def measured_pairs(stage:str, # a stage name: only runs that record it count
+                   pairs=None, # the pairs asked for (None: every pair measured)
+                   folder=None, # a runs folder (None: `measured/` beside the stage notebooks)
+                  ) -> tuple:
+    "(pairs with measured runs of `stage`, those of `pairs` without any), each in the order asked"
+    folder = _measured_folder(folder)
+    have = {k.split('/')[0] for k, r in load_runs(folder).items() if stage in r}
+    asked = list(pairs) if pairs is not None else sorted(have)
+    return [p for p in asked if pair_name(p) in have], [p for p in asked if pair_name(p) not in have]
+
+def seeds_frame(records:dict, # 'pair/seed-N' -> records, as `load_runs` gives them
+                columns:dict, # column name -> f(records of one run) -> a number (None or NaN where the run has none)
+               ):
+    "One row per seed of each `columns` figure, then the rows 'mean' and 'se' (standard error over the seeds that have it)"
+    import pandas as pd
+    rows = {int(k.rsplit('seed-', 1)[1]): {c: _num_or_nan(f, r) for c, f in columns.items()} for k, r in records.items()}
+    t = pd.DataFrame.from_dict(rows, orient='index').sort_index()
+    stats = {c: mean_se(t[c].tolist()) for c in t.columns}
+    t.loc['mean'] = {c: v[0] for c, v in stats.items()}; t.loc['se'] = {c: v[1] for c, v in stats.items()}
+    return t.rename_axis('seed')
+
+def _num_or_nan(f, r) -> float:
+    try: v = f(r)
+    except KeyError: return float('nan')      # a stage that run did not have
+    return float('nan') if v is None else float(v)
 
 # %% ../nbs/09_pipeline.ipynb #e9aaec5c
 def _parse_value(v:str):

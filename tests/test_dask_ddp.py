@@ -45,8 +45,11 @@ def test_local_cluster(tmp_path):
 
 def test_existing_client_and_dead_worker(tmp_path):
     "With a Client passed in it is reused and left open; a task that kills its worker is reported (KilledWorker), not raised"
+    import dask
     from distributed import Client, LocalCluster
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c) as client:
+    # the first death is final (dask's default retries a killed task on restarted workers, which on a loaded machine takes minutes)
+    with dask.config.set({'distributed.scheduler.allowed-failures': 0}), \
+         LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as c, Client(c) as client:
         out = run_pairs_dask(['p1'], {}, tmp_path, scheduler=client, runner=touch_runner, log=lambda m: None)
         assert out['p1']['status'] == 'ok' and client.status == 'running'
         out = run_pairs_dask(['p9'], {}, tmp_path, scheduler=client, runner=suicide_runner, log=lambda m: None)

@@ -75,8 +75,9 @@ def test_galaxy10_sdss_layout(tmp_path):
     np.testing.assert_allclose(images[:, 0], 0.2, rtol=1e-6)
     np.testing.assert_allclose(images[:, 1], 0.4, rtol=1e-6)
     np.testing.assert_allclose(images[:, 2], 1.0, rtol=1e-6)
-    assert meta.class_name.tolist() == ['round_smooth', 'barred_spiral', 'disturbed', 'edge_on_with_bulge']
-    assert prov['survey'] == 'sdss' and prov['bands'] == ['g', 'r', 'i']
+    # the SDSS release numbers its own classes (astroNN): 0 is a face-on disk without spiral, not DECaLS's 'disturbed'
+    assert meta.class_name.tolist() == ['smooth_in_between_round', 'disk_edge_on_boxy_bulge', 'disk_face_on_no_spiral', 'disk_face_on_loose_spiral']
+    assert prov['survey'] == 'sdss' and prov['bands'] == ['g', 'r', 'i'] and prov['taxonomy'] == 'galaxy10-sdss'
     assert not {'ra', 'dec', 'redshift'} & set(meta.columns)       # nothing invented when absent
 
 

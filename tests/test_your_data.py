@@ -35,10 +35,12 @@ def fits_catalogue(folder, n, seed):
                       redshift=np.linspace(0.01, 0.1, n))).to_csv(folder / 'cat.csv', index=False)
     return folder / 'cat.csv'
 
+G10_SDSS = ['disk_face_on_no_spiral', 'smooth_completely_round', 'smooth_in_between_round', 'smooth_cigar_shaped', 'disk_edge_on_rounded_bulge',
+            'disk_edge_on_boxy_bulge', 'disk_edge_on_no_bulge', 'disk_face_on_tight_spiral', 'disk_face_on_medium_spiral', 'disk_face_on_loose_spiral']
 G10_PAIR = dict(name='g10-small', pixel_scale=0.262, size=64, bands={'g': 'g', 'r': 'r', 'i': 'z'},
                 source=dict(format='galaxy10', path='sdss.h5', pixel_scale=0.396, bands=['g', 'r', 'i'], unit='display'),
                 target=dict(format='galaxy10', path='decals.h5', pixel_scale=0.262, bands=['g', 'r', 'z'], unit='display'),
-                classes=dict(smooth=G10[:3], disk=G10[3:8], merger=G10[8:]), unknown=['merger'],
+                classes=dict(smooth=G10[:3] + G10_SDSS[1:4], disk=G10[3:8] + G10_SDSS[:1] + G10_SDSS[4:], merger=G10[8:]), unknown=['merger'],
                 params=dict(n_galaxies=150, epochs=1, methods='mmd:1'))
 
 @pytest.fixture(scope='module')
@@ -59,9 +61,9 @@ def test_cli_runs_a_galaxy10_pair_and_says_what_cannot_run(g10_dir):
     res = json.loads((g10_dir / 'runs' / 'g10-small' / 'seed-0' / 'results.json').read_text())
     st = res['stages']
     assert [st[s]['status'] for s in ('data', 'baseline', 'da', 'robustness')] == ['done'] * 4
-    rob = res['robustness']     # 8-bit display images: sky noise measured on them, no gain, no PSF column
+    rob = res['robustness']     # 8-bit display images: sky noise measured on them, no gain, no PSF curve
     assert 'sky noise only' in rob['noise']['origin'] and rob['noise']['unit'] == 'display' and not rob['noise']['gain_known']
-    assert all(s > 0 for s in rob['noise']['sky_sigma']) and 'fwhm' in rob['skipped']['psf']
+    assert all(s > 0 for s in rob['noise']['sky_sigma']) and 'display stretch' in rob['skipped']['psf']   # no PSF broadening in display levels
     assert {c['kind'] for c in rob['curves']} == {'exposure', 'hot', 'dead', 'cosmic', 'saturation', 'quantisation'}
     assert st['debias']['status'] == 'not applicable' and 'gives no resolution' in st['debias']['reason']
     assert res['baseline']['arch'] == 'lab_nets_cli:make' and (g10_dir / 'runs' / 'g10-small' / 'seed-0' / 'models' / 'da_lab_nets_cli-make.pth').exists()
@@ -83,13 +85,18 @@ def test_other_layouts_reach_the_common_grid(tmp_path):
     fits_catalogue(tmp_path / 'fits', 30, 0); deepadversaries(tmp_path / 'da', 40, 1)
     d = dict(name='fits-da', pixel_scale=0.3, size=48,
              source=dict(format='fits', path='fits/cat.csv', pixel_scale=0.262, bands=['g', 'r', 'i'], taxonomy='three',
-                         unit='adu', zero_point=[25., 25., 25.], catalog={'redshift': 'redshift'}),
+                         unit='adu', zero_point=[25., 25., 25.], gain=[4., 4., 4.], catalog={'redshift': 'redshift'}),
              target=dict(format='deepadversaries', path='da', year=1, pixel_scale=0.2, bands=['g', 'r', 'i']))
     (tmp_path / 'p.yaml').write_text(yaml.safe_dump(d))
     paths = make_file_pair_dataset(read_pair_file(tmp_path / 'p.yaml'), 100, tmp_path / 'data', verbose=False)
     (xs, ms, ps), (xt, mt, pt) = load_dataset(paths['source']), load_dataset(paths['target'])
     assert xs.shape == (30, 3, 48, 48) and xt.shape == (40, 3, 48, 48) and ps['units'] == 'nanomaggies'
     assert 'redshift' in ms and ps['classes'] == ['spiral', 'elliptical', 'merger']
+    np.testing.assert_allclose(ps['nmgy_per_electron'], [0.1 / 4] * 3)   # ZP 25: 0.1 nanomaggies per ADU, 4 e- per ADU
+    assert pt['nmgy_per_electron'] is None                                # no gain given: the Poisson term stays unknown
+    one = make_file_pair_dataset(read_pair_file(tmp_path / 'p.yaml'), 100, tmp_path / 'data1', verbose=False, domains=('source',))
+    assert list(one) == ['source'] and one['source'].name == paths['source'].name
+    np.testing.assert_array_equal(load_dataset(one['source'])[0], xs)     # the same file, whether or not the target is written
     raw = pd.read_csv(tmp_path / 'fits' / 'cat.csv')
     from astropy.io import fits
     adu = fits.getdata(tmp_path / 'fits' / raw.file[0]).astype(np.float64)[0].sum()
@@ -196,6 +203,7 @@ def test_debias_reason_and_catalogue_table(tmp_path):
     import astropy.units as u
     assert list(t.columns) == ['alpha', 'mag_r', 'size_kpc', 'z']
     np.testing.assert_allclose(t.alpha, [2, 4] / Planck18.kpc_proper_per_arcmin([0.05, 0.1]).to_value(u.kpc / u.arcsec), rtol=1e-6)
+    assert list(catalogue_table(pd.DataFrame(dict(alpha=[0.5, 2.]))).columns) == ['alpha']   # resolution alone: a 1-D study
     with pytest.raises(DataError, match='redshifts must be finite and > 0'):
         catalogue_table(pd.DataFrame(dict(size_kpc=[2.], redshift=[0.], fwhm=[1.])))
     with pytest.raises(DataError, match=r"non-finite values \(count per column\): \{'mag_r': 1\}"):
