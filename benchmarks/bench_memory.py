@@ -12,12 +12,16 @@ Three measurements, each printed (no timed assertions):
   throughput  training images per second of the ConvNet on the datasets of a run's data stage, held in memory (the
               peer) and read from the files, alternated in one run; prints each rate and the ratio file / memory.
 
+With `--out FILE.csv` each measurement is also written to a CSV file, a row at a time as it is measured (the file is
+replaced whole after each row, so a killed benchmark keeps the rows it finished). 09_pipeline shows the tables of the
+files in nbs/measured/ that these commands wrote.
+
 Usage:
-  python benchmarks/bench_memory.py stages [--pair lsst-y10-y1] [--runs-dir D] [-p NAME VALUE ...]
-  python benchmarks/bench_memory.py galaxy10 [--dir D] [--n 17736]
-  python benchmarks/bench_memory.py throughput --run runs-bench/lsst-y10-y1/seed-0 [--steps 40] [--rounds 2]
+  python benchmarks/bench_memory.py stages [--pair lsst-y10-y1] [--runs-dir D] [-p NAME VALUE ...] [--out F.csv]
+  python benchmarks/bench_memory.py galaxy10 [--dir D] [--n 17736] [--out F.csv]
+  python benchmarks/bench_memory.py throughput --run runs-bench/lsst-y10-y1/seed-0 [--steps 40] [--rounds 2] [--out F.csv]
 """
-import argparse, os, subprocess, sys, time
+import argparse, csv, io, os, subprocess, sys, time
 from pathlib import Path
 
 STAGES = ('data', 'baseline', 'da', 'robustness', 'uda', 'debias')
@@ -29,14 +33,27 @@ def peak_rss(cmd, **kw) -> tuple:
     _, status, ru = os.wait4(p.pid, 0); p.returncode = os.waitstatus_to_exitcode(status)
     return p.returncode, ru.ru_maxrss / 2**20, time.perf_counter() - t0      # ru_maxrss: KiB on Linux
 
+class Rows:
+    "The rows of one benchmark, rewritten whole to `path` (when given) after each new row"
+    def __init__(self, path, fields):
+        self.path, self.fields, self.rows = (Path(path) if path else None), ['host_cpus', *fields], []
+    def add(self, **row):
+        self.rows.append({'host_cpus': len(os.sched_getaffinity(0)), **row})
+        if self.path is None: return
+        buf = io.StringIO(); w = csv.DictWriter(buf, self.fields, lineterminator='\n'); w.writeheader(); w.writerows(self.rows)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + '.tmp'); tmp.write_text(buf.getvalue()); os.replace(tmp, self.path)
+
 def stages(a):
     print(f"peak RSS per stage of {a.pair} (params {a.p or 'shipped'}), one stage at a time:")
     extra = [x for kv in a.p for x in ('-p', *kv)]
+    out = Rows(a.out, ['pair', 'stage', 'params', 'peak_rss_gb', 'seconds'])
     for s in a.stages.split(','):
         rc, gb, dt = peak_rss(CLI + ['run', a.pair, '--stages', s, '--runs-dir', a.runs_dir, '--jobs', '1'] + extra,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"  {s:11s} peak RSS {gb:6.2f} GB   {dt:7.0f} s   exit {rc}", flush=True)
         if rc: sys.exit(f"stage {s} failed: see {a.runs_dir}")
+        out.add(pair=a.pair, stage=s, params=' '.join(f'{k}={v}' for k, v in a.p) or 'shipped', peak_rss_gb=round(gb, 3), seconds=round(dt))
 
 def _galaxy10(path, n, size=256, block=512, seed=0):
     "A Galaxy10-layout file of n uint8 (size, size, 3) images: exponential discs of random size plus noise"
@@ -73,11 +90,13 @@ classes:     # the two Galaxy10 versions number different classes (02_data)
 params: {{n_galaxies: {a.n}, epochs: 1}}
 """)
     print(f"a pair file with a {a.n}-image Galaxy10-DECaLS-sized source, on 100 pixels of 0.262\":")
+    out = Rows(a.out, ['n_images', 'file_gb', 'stage', 'peak_rss_gb', 'seconds'])
     for s in ('data', 'baseline'):
         rc, gb, dt = peak_rss(CLI + ['run', str(d / 'g10-big.yaml'), '--stages', s, '--runs-dir', str(d / 'runs'), '--jobs', '1'],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         print(f"  {s:11s} peak RSS {gb:6.2f} GB   {dt:7.0f} s   exit {rc}", flush=True)
         if rc: sys.exit(f"stage {s} failed: see {d / 'runs'}")
+        out.add(n_images=a.n, file_gb=round(src.stat().st_size / 2**30, 3), stage=s, peak_rss_gb=round(gb, 3), seconds=round(dt))
 
 def throughput(a):
     import torch
@@ -93,6 +112,7 @@ def throughput(a):
     print(f"{paths['source'].name}: {len(data['file'].split['train'])} training images of {data['file'].x_s.shape[1:]}; "
           f"{a.steps} steps of batch {data['file'].dls.train.bs} per measurement, {a.threads} threads")
     rate = {k: [] for k in data}
+    out = Rows(a.out, ['round', 'loader', 'images_per_s', 'steps', 'batch', 'threads'])
     for r in range(a.rounds):
         for k, d in data.items():
             learn = make_learner(d, 'convnet', seed=0); learn.model.train(); opt = torch.optim.Adam(learn.model.parameters(), 1e-3)
@@ -105,6 +125,7 @@ def throughput(a):
                     loss = torch.nn.functional.cross_entropy(learn.model(xb), yb); opt.zero_grad(); loss.backward(); opt.step(); n += len(xb)
             rate[k].append(n / (time.perf_counter() - t0))
             print(f"  round {r}: {k:6s} {rate[k][-1]:7.1f} images/s", flush=True)
+            out.add(round=r, loader=k, images_per_s=round(rate[k][-1], 2), steps=a.steps, batch=d.dls.train.bs, threads=a.threads)
     m = {k: sum(v) / len(v) for k, v in rate.items()}
     print(f"from memory (peer) {m['memory']:.1f} images/s, from the files {m['file']:.1f} images/s: ratio {m['file'] / m['memory']:.2f}")
 
@@ -116,4 +137,5 @@ if __name__ == '__main__':
     g.add_argument('--force', action='store_true')
     t = sub.add_parser('throughput'); t.add_argument('--run', required=True, help='a run folder whose data stage is done'); t.add_argument('--steps', type=int, default=40)
     t.add_argument('--rounds', type=int, default=2); t.add_argument('--threads', type=int, default=2)
+    for p in (s, g, t): p.add_argument('--out', help='CSV file to write the measurements to')
     a = ap.parse_args(); dict(stages=stages, galaxy10=galaxy10, throughput=throughput)[a.what](a)

@@ -10,7 +10,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['HEAP_MMAP_MB', 'atomic_path', 'atomic_write', 'file_lock', 'clean_stale_scratch', 'scratch_dir', 'nbs_dir',
            'heap_alloc', 'set_kernel_threads', 'error_text', 'read_results', 'update_results', 'transient', 'Record',
-           'save_record', 'load_record', 'mean_se', 'progress', 'eta_text']
+           'save_record', 'load_record', 'mean_se', 'progress_prefix', 'progress', 'eta_text']
 
 # %% ../nbs/00_core.ipynb #87f37fd4
 @contextlib.contextmanager
@@ -186,11 +186,21 @@ def mean_se(values) -> tuple[float, float, int]:
     return m, se, len(v)
 
 # %% ../nbs/00_core.ipynb #42e86836
+_PROGRESS_PREFIX = []
+
+@contextlib.contextmanager
+def progress_prefix(text:str): # put before every status line written inside the `with` block
+    "Status lines written inside the block start with `text`: where an outer loop stands (for example its block k of n)"
+    _PROGRESS_PREFIX.append(str(text))
+    try: yield
+    finally: _PROGRESS_PREFIX.pop()
+
 def progress(msg:str):
     "Replace this stage's status line (the file named by `DEEPASTRO_STATUS`; a no-op when it is not set)"
     p = os.environ.get('DEEPASTRO_STATUS')
     if not p: return
-    try: atomic_write(p, lambda tmp: Path(tmp).write_text(str(msg).replace('\n', ' ')[:200]))
+    line = ''.join(_PROGRESS_PREFIX) + str(msg)
+    try: atomic_write(p, lambda tmp: Path(tmp).write_text(line.replace('\n', ' ')[:200]))
     except OSError: pass      # progress must never fail a stage
 
 def eta_text(done:float, total:float, t0:float) -> str:

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, h5py
 from .surveys import get_survey, get_pair, SurveyPair, PairFile, DomainFile, FLUX_UNITS
 from .simulate import draw_population, simulate_pair, class_names, check_population_params, ANOMALY_CLASSES
-from .core import atomic_path, scratch_dir, progress
+from .core import atomic_path, scratch_dir, progress, progress_prefix, eta_text
 
 # %% auto #0
 __all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_BLOCK', 'GALAXY10_SDSS_CLASSES', 'FILE_BLOCK',
            'WINDOW', 'FIT_IMAGES', 'DataError', 'check_shape', 'check_images', 'DatasetWriter', 'save_dataset',
-           'read_provenance', 'read_meta', 'load_dataset', 'FileImages', 'block_order', 'dataset_key',
+           'read_provenance', 'read_meta', 'load_dataset', 'FileImages', 'block_order', 'block_status', 'dataset_key',
            'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'FitsCutouts', 'read_fits_cutouts',
            'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies', 'read_domain', 'map_classes',
            'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader',
@@ -248,6 +248,16 @@ def block_order(n:int, # positions 0..n-1
 # %% ../nbs/02_data.ipynb #07daddec
 SIM_BLOCK = 2000   # galaxies simulated and written at a time: the data stage's memory does not grow with n
 
+def block_status(k:int, # the block's number, from 0
+                 a:int, # its first galaxy
+                 n:int, # galaxies in all
+                 t0:float, # `time.perf_counter()` when the first block started
+                ) -> str:
+    "Status-line prefix of simulation block `k` with the time left for all `n` galaxies ('' when one block holds them)"
+    if n <= SIM_BLOCK: return ''
+    eta = eta_text(a, n, t0)
+    return f"block {k + 1}/{-(-n // SIM_BLOCK)}{', ' + eta if eta else ''}: "
+
 def dataset_key(**params) -> str:
     "Short hash of the parameters that determine a dataset"
     return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
@@ -277,12 +287,12 @@ def make_pair_dataset(pair, n:int, out_dir, seed:int=0, population:dict|None=Non
         for k, a in enumerate(range(0, n, SIM_BLOCK)):
             sd = seed + 1000 * k      # the first block has the seeds of an unblocked simulation
             ps, pt = (q.iloc[a:a + SIM_BLOCK].reset_index(drop=True) for q in (pop_s, pop_t))
-            if p.paired: (img_s, meta_s), (img_t, meta_t) = simulate_pair(ps, p.source, p.target, p.stamp, seed=sd + 1)
-            else:
-                from deepastro.simulate import simulate
-                img_s, meta_s = simulate(ps, p.source, p.stamp, seed=sd + 1); img_t, meta_t = simulate(pt, p.target, p.stamp, seed=sd + 2)
+            with progress_prefix(block_status(k, a, n, t0)):
+                if p.paired: (img_s, meta_s), (img_t, meta_t) = simulate_pair(ps, p.source, p.target, p.stamp, seed=sd + 1)
+                else:
+                    from deepastro.simulate import simulate
+                    img_s, meta_s = simulate(ps, p.source, p.stamp, seed=sd + 1); img_t, meta_t = simulate(pt, p.target, p.stamp, seed=sd + 2)
             ws.append(img_s.numpy(), meta_s); wt.append(img_t.numpy(), meta_t)
-            if n > SIM_BLOCK: progress(f'simulated {min(n, a + SIM_BLOCK)} of {n} galaxies per domain')
     if verbose: print(f"simulated {n} galaxies x 2 domains of {p.name} in {time.perf_counter() - t0:.1f} s")
     return paths
 

@@ -17,8 +17,8 @@ from .surveys import get_pair, get_survey, draw_fwhm, PairFile
 from .simulate import draw_population, observed_properties, simulate
 from .data import (DataError, FORMAT, ArcsinhScaler, ArrayDataLoader, save_dataset, load_dataset, dataset_key,
                             stratified_split,
-                            DatasetWriter, FileImages, read_meta, take_rows, fits_in_memory, fit_scaler, SIM_BLOCK)
-from .core import Record, transient, save_record, scratch_dir, progress
+                            DatasetWriter, FileImages, read_meta, take_rows, fits_in_memory, fit_scaler, SIM_BLOCK, block_status)
+from .core import Record, transient, save_record, scratch_dir, progress, progress_prefix
 from .models import arch_slug, create_model, predict, fit_one_cycle, training_learner
 
 # %% auto #0
@@ -240,9 +240,11 @@ def make_debias_dataset(pair:str, n:int, out_dir, smooth_fraction:float=0.4, see
     s = get_survey(p.source)
     prov = dict(kind='simulated', study='debias', pair=p.name, survey=s.name, bands=list(s.band_names), pixel_scale=s.pixel_scale,
                 stamp=p.stamp, classes=list(DEBIAS_CLASSES), smooth_fraction=smooth_fraction, seed=seed, units='nanomaggies')
+    t0 = time.perf_counter()
     with DatasetWriter(path, prov) as w:     # SIM_BLOCK galaxies at a time (see 02_data); the first block keeps the unblocked seed
         for k, a in enumerate(range(0, n, SIM_BLOCK)):
-            img, meta = simulate(pop.iloc[a:a + SIM_BLOCK].reset_index(drop=True), p.source, p.stamp, seed=seed + 1 + 1000 * k)
+            with progress_prefix(block_status(k, a, n, t0)):
+                img, meta = simulate(pop.iloc[a:a + SIM_BLOCK].reset_index(drop=True), p.source, p.stamp, seed=seed + 1 + 1000 * k)
             w.append(img.numpy(), meta)
     return path
 
