@@ -27,17 +27,46 @@ def _kernel(d2:torch.Tensor, s:torch.Tensor) -> torch.Tensor:
     "Sum over bandwidths s of exp(-d2 / (2 s))"
     return torch.exp(-d2[..., None] / (2 * s)).sum(-1)
 
+def _tensor(fn:str, name:str, v) -> torch.Tensor:
+    "`v` as a tensor: a tensor as it is, a numpy array through torch.as_tensor, anything else a TypeError naming `name`"
+    if isinstance(v, torch.Tensor): return v
+    if isinstance(v, np.ndarray): return torch.as_tensor(v)
+    raise TypeError(f"{fn}: {name} must be a torch tensor (or a numpy array), got {type(v).__name__}")
+
+def _check(*conds):
+    "(0-d bool tensor, message) pairs: one host sync when all hold, else a ValueError with the first failing message"
+    ok = conds[0][0]
+    for c, _ in conds[1:]: ok = ok & c
+    if not ok: raise ValueError(next(m for c, m in conds if not c))
+
+def _samples(fn:str, x, y) -> tuple[torch.Tensor, torch.Tensor]:
+    "x and y as non-empty, finite (n, d) and (m, d) tensors with d >= 1"
+    x, y = _tensor(fn, 'x', x), _tensor(fn, 'y', y)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1] or x.shape[1] == 0:
+        raise ValueError(f"{fn} needs (n, d) and (m, d) samples x and y (the same d >= 1), got {tuple(x.shape)} and {tuple(y.shape)}")
+    for n, t in (('x', x), ('y', y)):
+        if len(t) == 0: raise ValueError(f"{fn}: sample {n} is empty, shape {tuple(t.shape)}")
+    _check((torch.isfinite(x).all(), f"{fn}: sample x has NaN or infinite values"),
+           (torch.isfinite(y).all(), f"{fn}: sample y has NaN or infinite values"))
+    return x, y
+
 def _bandwidths(x, y, bandwidths):
-    if bandwidths == 'median':
+    if isinstance(bandwidths, str) and bandwidths != 'median':
+        raise ValueError(f"bandwidths must be 'median' or positive numbers, got {bandwidths!r}")
+    if isinstance(bandwidths, str):
         d2 = torch.cdist(torch.cat([x, y]), torch.cat([x, y]))**2
         med = d2[d2 > 0].median().detach() if (d2 > 0).any() else torch.tensor(1.)
         return med * torch.tensor([0.25, 0.5, 1., 2., 4.], device=x.device)
+    b = bandwidths.detach().cpu() if isinstance(bandwidths, torch.Tensor) else bandwidths
+    try: b = np.asarray(b, dtype=float)      # checked on the host: no device sync for the usual tuple
+    except (TypeError, ValueError): raise TypeError(f"bandwidths must be 'median' or positive numbers, got {bandwidths!r}") from None
+    if b.ndim > 1 or b.size == 0: raise ValueError(f"bandwidths must be 'median' or a flat sequence of positive numbers, got {bandwidths!r}")
+    if not (np.isfinite(b) & (b.astype(np.float32) > 0)).all(): raise ValueError(f"bandwidths must be finite and > 0, got {bandwidths!r}")
     return torch.as_tensor(bandwidths, dtype=x.dtype, device=x.device)
 
 def mmd2(x:torch.Tensor, y:torch.Tensor, bandwidths=MMD_BANDWIDTHS, estimator:str='biased') -> torch.Tensor:
     "Squared MMD between samples x (n, d) and y (m, d) with a multi-bandwidth Gaussian kernel"
-    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
-        raise ValueError(f"mmd2 needs (n, d) and (m, d) samples, got {tuple(x.shape)} and {tuple(y.shape)}")
+    x, y = _samples('mmd2', x, y)
     x, y = x.float(), y.float()    # distances in float32, also under mixed precision
     s = _bandwidths(x, y, bandwidths)
     if estimator == 'biased':
@@ -56,10 +85,19 @@ def mmd2(x:torch.Tensor, y:torch.Tensor, bandwidths=MMD_BANDWIDTHS, estimator:st
 def class_mmd2(xs:torch.Tensor, ys:torch.Tensor, xt:torch.Tensor, pt:torch.Tensor, bandwidths='median',
                min_mass:float=1.) -> torch.Tensor:
     "Mean over classes of the MMD^2 between source latents of class k and target latents weighted by pt[:, k]"
-    if xs.ndim != 2 or xt.ndim != 2 or xs.shape[1] != xt.shape[1] or len(ys) != len(xs) or pt.shape[0] != len(xt):
-        raise ValueError(f"class_mmd2 needs latents (n, d), labels (n,), latents (m, d), probabilities (m, K); got "
+    xs, ys, xt, pt = (_tensor('class_mmd2', n, v) for n, v in (('xs', xs), ('ys', ys), ('xt', xt), ('pt', pt)))
+    if (xs.ndim != 2 or xt.ndim != 2 or xs.shape[1] != xt.shape[1] or ys.ndim != 1 or len(ys) != len(xs) or pt.ndim != 2
+            or pt.shape[0] != len(xt) or pt.shape[1] == 0):
+        raise ValueError(f"class_mmd2 needs xs latents (n, d), ys labels (n,), xt latents (m, d), pt probabilities (m, K); got "
                          f"{tuple(xs.shape)}, {tuple(ys.shape)}, {tuple(xt.shape)}, {tuple(pt.shape)}")
+    if ys.dtype.is_complex: raise TypeError(f"class_mmd2: ys must be integer class labels, got dtype {ys.dtype}")
     xs, xt, pt = xs.float(), xt.float(), pt.detach().float()
+    K = pt.shape[1]; whole = (ys == ys.trunc()) if ys.is_floating_point() else True
+    _check((torch.isfinite(xs).all(), "class_mmd2: latents xs have NaN or infinite values"),
+           (torch.isfinite(xt).all(), "class_mmd2: latents xt have NaN or infinite values"),
+           (((ys >= 0) & (ys < K) & whole).all(), f"class_mmd2: ys must be integer class labels 0..{K - 1} (K = pt.shape[1])"),
+           (((pt >= 0) & (pt <= 1)).all(), "class_mmd2: pt must be probabilities in [0, 1], without NaN"),
+           (((pt.sum(1) - 1).abs() <= 1e-2).all(), "class_mmd2: each row of the probabilities pt must sum to 1"))
     s = _bandwidths(xs, xt, bandwidths)
     ws = F.one_hot(ys.long(), pt.shape[1]).float()
     ok = (ws.sum(0) >= 1) & (pt.sum(0) >= min_mass)           # classes seen in both batches
@@ -72,6 +110,7 @@ def class_mmd2(xs:torch.Tensor, ys:torch.Tensor, xt:torch.Tensor, pt:torch.Tenso
 # %% ../nbs/05_da.ipynb #177eca39
 def coral(x:torch.Tensor, y:torch.Tensor) -> torch.Tensor:
     "CORAL distance between the feature covariances of x (n, d) and y (m, d)"
+    x, y = _samples('coral', x, y)
     d = x.shape[1]; x, y = x.float(), y.float()
     def cov(t):
         t = t - t.mean(0, keepdim=True)
@@ -334,10 +373,12 @@ def _number(name, what, v, spec):
 
 def parse_recipe(spec:str) -> list[tuple[str, float, float|None]]:
     "'mmd:1,cmmd:0.5@5' -> [('mmd', 1.0, None), ('cmmd', 0.5, 5.0)]: term, weight, warm-up epochs (None: the default)"
+    if not isinstance(spec, str): raise TypeError(f"the DA recipe spec must be a string like 'mmd:1,cmmd:0.5@5', got {spec!r}")
     out = []
-    for part in str(spec).split(','):
+    for part in spec.split(','):
         term, _, warm = part.strip().partition('@')
         name, _, w = term.strip().partition(':')
+        name, w, warm = name.strip(), w.strip(), warm.strip()
         if name not in LOSS_TERMS: raise KeyError(f"unknown DA loss term {name!r} in recipe {spec!r}; valid: {', '.join(LOSS_TERMS)}")
         out.append((name, _number(name, 'weight', w, spec) if w else 1., _number(name, 'warm-up', warm, spec) if warm else None))
     return out

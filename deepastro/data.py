@@ -13,21 +13,28 @@ from .core import atomic_path, scratch_dir, progress, progress_prefix, eta_text
 
 # %% auto #0
 __all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_BLOCK', 'GALAXY10_SDSS_CLASSES', 'FILE_BLOCK',
-           'WINDOW', 'FIT_IMAGES', 'DataError', 'check_shape', 'check_images', 'DatasetWriter', 'save_dataset',
-           'read_provenance', 'read_meta', 'load_dataset', 'FileImages', 'block_order', 'block_status', 'dataset_key',
-           'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'FitsCutouts', 'read_fits_cutouts',
-           'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies', 'read_domain', 'map_classes',
-           'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset', 'ArrayDataLoader',
-           'fit_scaler', 'fits_in_memory', 'memory_budget_gb', 'take_rows', 'PairData', 'DataResult', 'run_data']
+           'WINDOW', 'FIT_IMAGES', 'DataError', 'check_n_bands', 'check_shape', 'check_images', 'DatasetWriter',
+           'save_dataset', 'read_provenance', 'read_meta', 'load_dataset', 'FileImages', 'block_order', 'block_status',
+           'dataset_key', 'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'FitsCutouts',
+           'read_fits_cutouts', 'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies', 'read_domain',
+           'map_classes', 'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset',
+           'ArrayDataLoader', 'fit_scaler', 'fits_in_memory', 'memory_budget_gb', 'take_rows', 'PairData', 'DataResult',
+           'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
     "A data file or array is not what deepastro expects"
 
+def check_n_bands(n_bands):
+    "`n_bands` must be None or a positive integer (a ValueError naming it otherwise)"
+    if n_bands is not None and (isinstance(n_bands, bool) or not isinstance(n_bands, (int, np.integer)) or n_bands < 1):
+        raise ValueError(f"n_bands must be a positive integer (or None: any), got {n_bands!r}")
+
 def check_shape(shape:tuple, source:str='images', n_bands:int|None=None) -> tuple:
     "Validate the shape of an (N, bands, H, W) image array, and its band count if given"
-    shape = tuple(shape)
+    shape = tuple(shape); check_n_bands(n_bands)
     if len(shape) != 4: raise DataError(f"{source}: images must have shape (N, bands, H, W), got shape {shape}")
+    if min(shape[1:]) < 1: raise DataError(f"{source}: images need at least one band and one pixel, got shape {shape}")
     if n_bands is not None and shape[1] != n_bands:
         raise DataError(f"{source}: expected {n_bands} bands, got {shape[1]} (shape {shape})")
     return shape
@@ -35,6 +42,7 @@ def check_shape(shape:tuple, source:str='images', n_bands:int|None=None) -> tupl
 def check_images(images, source:str='images', n_bands:int|None=None) -> np.ndarray:
     "Validate an (N, bands, H, W) image array: shape, band count and finite pixels"
     a = np.asarray(images); check_shape(a.shape, source, n_bands)
+    if a.dtype.kind not in 'buif': raise DataError(f"{source}: images must be real numbers, got dtype {a.dtype}")
     bad = int(a.size - np.isfinite(a).sum()) if a.dtype.kind == 'f' else 0
     if bad:
         nimg = int((~np.isfinite(a)).any(axis=(1, 2, 3)).sum())
@@ -150,7 +158,7 @@ def read_meta(path) -> tuple:
 
 def load_dataset(path, n_bands:int|None=None):
     "Images (float32 array), metadata table and provenance from a deepastro HDF5 file"
-    meta, prov = read_meta(path)
+    check_n_bands(n_bands); meta, prov = read_meta(path)
     with _open(path) as f: images = check_images(f['images'][()].astype(np.float32, copy=False), str(path), n_bands)
     return images, meta, prov
 
@@ -320,7 +328,11 @@ def read_galaxy10(path, # a Galaxy10 HDF5 file: 'images' (N, H, W, 3), 'ans' (la
         shape, dtype = f['images'].shape, f['images'].dtype
         if len(shape) != 4 or shape[-1] != 3:
             raise DataError(f"{path}: Galaxy10 images must be (N, H, W, 3), got {shape}")
-        ans = f['ans'][()].astype(np.int64)
+        if shape[0] == 0: raise DataError(f"{path}: no images in 'images' (shape {shape})")
+        ans = f['ans'][()]
+        if ans.dtype.kind not in 'iuf' or ans.ndim != 1 or (ans.dtype.kind == 'f' and not (np.isfinite(ans) & (ans == np.round(ans))).all()):
+            raise DataError(f"{path}: 'ans' must hold one integer label 0-9 per image, got {ans.dtype} values of shape {ans.shape}")
+        ans = ans.astype(np.int64)
         if len(ans) != shape[0]: raise DataError(f"{path}: {shape[0]} images but {len(ans)} labels in 'ans'")
         if ans.min() < 0 or ans.max() > 9: raise DataError(f"{path}: labels in 'ans' must be 0-9, got {ans.min()}..{ans.max()}")
         if survey is None: survey = 'decals' if shape[1] >= 128 else 'sdss'
@@ -343,7 +355,8 @@ def read_deepadversaries(folder, # holds images_Y{year}_{split}.npy and labels_{
                         ):
     "DeepAdversaries LSST mock images of `year` (1 or 10) and `split` as (images, meta, provenance)"
     folder = Path(folder)
-    if year not in (1, 10): raise ValueError(f"year must be 1 or 10, got {year!r}")
+    if isinstance(year, bool) or not isinstance(year, (int, np.integer)) or year not in (1, 10):
+        raise ValueError(f"year must be the integer 1 or 10, got {year!r}")
     if split not in ('train', 'valid', 'test'): raise ValueError(f"split must be train, valid or test, got {split!r}")
     fi, fl = folder / f'images_Y{year}_{split}.npy', folder / f'labels_{split}.npy'
     for q in (fi, fl):
@@ -408,14 +421,22 @@ def read_fits_cutouts(catalog, # CSV catalogue: a `file` column, and `class_name
     "FITS cutouts listed in CSV `catalog` as (images, meta, provenance)"
     catalog = Path(catalog)
     if not catalog.exists(): raise FileNotFoundError(f"catalogue not found: {catalog}")
+    check_n_bands(n_bands)
     cat = pd.read_csv(catalog)
     if 'file' not in cat: raise DataError(f"{catalog}: needs a 'file' column; has {list(cat.columns)}")
+    blank = np.where(cat.file.isna())[0]
+    if len(blank): raise DataError(f"{catalog}: the 'file' column is blank in rows {blank[:5].tolist()}")
     names = class_names(taxonomy, anomalies=True)
     if 'class_name' in cat:
-        bad = sorted(set(cat.class_name) - set(names))
+        bad = sorted(map(str, set(cat.class_name) - set(names)))
         if bad: raise DataError(f"{catalog}: class names {bad} are not in taxonomy {taxonomy!r}: {names}")
         cat['label'] = [names.index(c) for c in cat.class_name]
     elif 'label' in cat:
+        lab = pd.to_numeric(cat.label, errors='coerce')
+        odd = np.where(lab.isna() | (lab != np.round(lab)))[0]
+        if len(odd): raise DataError(f"{catalog}: the 'label' column must hold integer labels; rows {odd[:5].tolist()} do not "
+                                     f"({cat.label.iloc[odd[:5]].tolist()})")
+        cat['label'] = lab.astype(np.int64)
         bad = sorted(set(int(i) for i in cat.label if not 0 <= i < len(names)))
         if bad: raise DataError(f"{catalog}: labels {bad} outside 0..{len(names) - 1} of taxonomy {taxonomy!r}")
         cat['class_name'] = [names[i] for i in cat.label]
@@ -622,13 +643,25 @@ def make_file_pair_dataset(p:PairFile, # the pair
 # %% ../nbs/02_data.ipynb #ae2d75e1
 class ArcsinhScaler:
     "Clip to percentiles, arcsinh(0.85 x / p_hi), then (x + 1) / 2; fitted per band on training images"
-    def __init__(self, lo:float=0.1, hi:float=99.9, softening:float=0.85, standardize:bool=True):
+    def __init__(self, lo:float=0.1, # lower clipping percentile, 0-100
+                 hi:float=99.9, # upper clipping percentile, above `lo`; the stretch's unit is this percentile's value
+                 softening:float=0.85, # arcsinh(softening x / p_hi): larger values stretch the faint end more
+                 standardize:bool=True, # then subtract each band's mean and divide by its standard deviation
+                ):
+        for k, v in (('lo', lo), ('hi', hi), ('softening', softening)):
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+                raise ValueError(f"{k} must be a finite number, got {v!r}")
+        if not 0 <= lo < hi <= 100: raise ValueError(f"percentiles lo and hi must satisfy 0 <= lo < hi <= 100, got lo={lo}, hi={hi}")
+        if softening <= 0: raise ValueError(f"softening must be > 0, got {softening}")
         self.lo, self.hi, self.softening, self.standardize = lo, hi, softening, standardize
         self.p_lo = self.p_hi = None; self.mean = self.std = None
 
     def fit(self, images, max_pixels:int=2_000_000, seed:int=0):
         "Fit per-band percentiles on `images` (N, bands, H, W), on a random subsample of pixels"
         a = check_images(images, 'scaler.fit')
+        if len(a) == 0: raise DataError("scaler.fit: no images to fit on (0 images)")
+        if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 2:
+            raise ValueError(f"max_pixels must be an integer >= 2 (pixels per band sampled for the fit), got {max_pixels!r}")
         flat = np.moveaxis(a, 1, 0).reshape(a.shape[1], -1)
         if flat.shape[1] > max_pixels:
             flat = flat[:, np.random.default_rng(seed).choice(flat.shape[1], max_pixels, replace=False)]
@@ -650,6 +683,7 @@ class ArcsinhScaler:
         t = torch.as_tensor(images, dtype=torch.float32)
         if t.ndim != 4 or t.shape[1] != len(self.p_hi):
             raise DataError(f"scaler fitted for {len(self.p_hi)} bands, got images of shape {tuple(t.shape)}")
+        if not torch.isfinite(t).all(): raise DataError(f"scaler: {int((~torch.isfinite(t)).sum())} NaN/inf pixels in the images to scale")
         y = self._stretch(t)
         if not self.standardize: return y
         return (y - torch.as_tensor(self.mean).view(1, -1, 1, 1)) / torch.as_tensor(self.std).view(1, -1, 1, 1)
@@ -664,18 +698,31 @@ class ArcsinhScaler:
         s = cls(d['lo'], d['hi'], d['softening'], d.get('standardize', False))
         s.p_lo = np.array(d['p_lo'], np.float32); s.p_hi = np.array(d['p_hi'], np.float32)
         if s.standardize: s.mean = np.array(d['mean'], np.float32); s.std = np.array(d['std'], np.float32)
+        vals = dict(p_lo=s.p_lo, p_hi=s.p_hi, **(dict(mean=s.mean, std=s.std) if s.standardize else {}))
+        for k, v in vals.items():
+            if v.ndim != 1 or len(v) != len(s.p_hi) or not np.isfinite(v).all():
+                raise ValueError(f"scaler {k} must be {len(s.p_hi)} finite numbers (one per band), got {d[k]!r}")
+        if (s.p_hi <= 0).any(): raise ValueError(f"scaler p_hi must be positive, got {d['p_hi']}")
+        if s.standardize and (s.std <= 0).any(): raise ValueError(f"scaler std must be positive, got {d['std']}")
         return s
 
 # %% ../nbs/02_data.ipynb #6c91efc8
 def stratified_split(labels, fractions=(0.7, 0.15, 0.15), seed:int=0) -> dict:
     "Indices of train/valid/test splits that keep class fractions"
     labels = np.asarray(labels)
-    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
+    if labels.ndim != 1: raise ValueError(f"labels must be one label per row (1-D), got shape {labels.shape}")
+    if labels.dtype.kind == 'f' and not np.isfinite(labels).all():
+        raise ValueError(f"labels: {int((~np.isfinite(labels)).sum())} are NaN or infinite")
+    try: fr = [float(f) for f in fractions]
+    except (TypeError, ValueError): raise TypeError(f"fractions must be three numbers, got {fractions!r}") from None
+    if len(fr) != 3 or not all(math.isfinite(f) and f >= 0 for f in fr) or abs(sum(fr) - 1) > 1e-6:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
     rng = np.random.default_rng(seed); out = dict(train=[], valid=[], test=[])
     for c in np.unique(labels):
         idx = rng.permutation(np.where(labels == c)[0]); n = len(idx)
-        a = int(round(fractions[0] * n)); b = a + int(round(fractions[1] * n))
+        a = int(round(fractions[0] * n)); b = n if fr[2] == 0 else a + int(round(fractions[1] * n))   # a split of fraction 0 stays empty
         out['train'] += idx[:a].tolist(); out['valid'] += idx[a:b].tolist(); out['test'] += idx[b:].tolist()
     return {k: np.sort(np.array(v, dtype=np.int64)) for k, v in out.items()}
 

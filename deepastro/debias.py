@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_debias.ipynb #6443f3d0
 from __future__ import annotations
-import math, time
+import math, numbers, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -51,35 +51,73 @@ def debias_catalogue(n:int, pair:str='sdss-decals', smooth_fraction:float=0.4, s
     return pd.concat([pop, observed_properties(pop, s, draw_fwhm(s, n, np.random.default_rng(seed + 1)))], axis=1)
 
 # %% ../nbs/07_debias.ipynb #7e99c100
+def _real(name:str, v, finite:bool=True) -> float:
+    "`v` as a float, or a TypeError/ValueError naming `name`"
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real): raise TypeError(f"{name} must be a real number, got {v!r}")
+    if finite and not math.isfinite(v): raise ValueError(f"{name} must be finite, got {v}")
+    return float(v)
+
+def _tensor(name:str, v) -> torch.Tensor:
+    "`v` as a float32 tensor, or a TypeError naming `name`"
+    try: t = torch.as_tensor(v, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as e: raise TypeError(f"{name} must be real numbers, got {type(v).__name__}: {e}") from None
+    return t
+
 class LabelBias:
     "True `flip[0]` galaxies labelled `flip[1]` with probability exp(-alpha^2 / (2 theta(m)^2)), theta(m) = theta exp(gamma (m - mag_ref))"
     def __init__(self, theta:float, gamma:float=0., mag_ref:float=17., classes=DEBIAS_CLASSES, flip=('disk', 'smooth')):
-        if not (np.isfinite(theta) and theta >= 0): raise ValueError(f"theta must be a finite number >= 0, got {theta}")
-        if not np.isfinite(gamma): raise ValueError(f"gamma must be finite, got {gamma}")
-        bad = [c for c in flip if c not in classes]
-        if bad or len(flip) != 2: raise ValueError(f"flip must name two of the classes {list(classes)}, got {flip}")
+        th = _real('theta', theta, finite=False)
+        if not (math.isfinite(th) and th >= 0): raise ValueError(f"theta must be a finite number >= 0, got {theta}")
+        _real('gamma', gamma); _real('mag_ref', mag_ref)
+        if isinstance(classes, str) or not isinstance(classes, (tuple, list)):
+            raise TypeError(f"classes must be a tuple or list of class names, got {classes!r}")
+        if len(classes) < 2 or len(set(classes)) != len(classes): raise ValueError(f"classes must name at least two different classes, got {classes!r}")
+        if isinstance(flip, str) or not isinstance(flip, (tuple, list)) or len(flip) != 2 or flip[0] == flip[1] or [c for c in flip if c not in classes]:
+            raise ValueError(f"flip must name two different classes of {list(classes)} (from, to), got {flip!r}")
         self.theta, self.gamma, self.mag_ref, self.classes = float(theta), float(gamma), float(mag_ref), tuple(classes)
-        self.src, self.dst = classes.index(flip[0]), classes.index(flip[1])
+        self.src, self.dst = self.classes.index(flip[0]), self.classes.index(flip[1])
 
-    def p_flip(self, alpha, mag=None) -> torch.Tensor:
-        "Probability that a true `flip[0]` galaxy of resolution `alpha` (and magnitude `mag`) is labelled `flip[1]`"
-        a = torch.as_tensor(alpha, dtype=torch.float32)
+    def _inputs(self, alpha, mag):
+        "alpha (and mag) as tensors, checked: alpha finite and >= 0, mag finite with alpha's shape (or a scalar)"
+        a = _tensor('alpha', alpha)
+        if not bool(((a >= 0) & (a < math.inf)).all()): raise ValueError("alpha (resolutions) must be finite and >= 0")
+        if mag is None: return a, None
+        m = _tensor('mag', mag)
+        if m.ndim and m.shape != a.shape: raise ValueError(f"mag must have the shape of alpha {tuple(a.shape)}, got {tuple(m.shape)}")
+        if not bool(torch.isfinite(m).all()): raise ValueError("mag (magnitudes) must be finite")
+        return a, m
+
+    def _p_flip(self, a:torch.Tensor, m:torch.Tensor|None) -> torch.Tensor:
         if self.theta == 0: return torch.zeros_like(a)
         th = torch.full_like(a, self.theta)
-        if self.gamma and mag is not None: th = th * torch.exp(self.gamma * (torch.as_tensor(mag, dtype=torch.float32) - self.mag_ref))
+        if self.gamma and m is not None: th = th * torch.exp(self.gamma * (m - self.mag_ref))
         return torch.exp(-a.clamp_min(0)**2 / (2 * th**2))
 
-    def transition(self, alpha, mag=None) -> torch.Tensor:
-        "p(observed label | true class) per galaxy: (N, K, K), rows the true class"
-        p = self.p_flip(alpha, mag); K = len(self.classes)
+    def _transition(self, a:torch.Tensor, m:torch.Tensor|None) -> torch.Tensor:
+        p = self._p_flip(a, m).reshape(-1); K = len(self.classes)
         T = torch.eye(K).repeat(len(p), 1, 1)
         T[:, self.src, self.src] = 1 - p; T[:, self.src, self.dst] = p
         return T
 
+    def p_flip(self, alpha, mag=None) -> torch.Tensor:
+        "Probability that a true `flip[0]` galaxy of resolution `alpha` (and magnitude `mag`) is labelled `flip[1]`"
+        return self._p_flip(*self._inputs(alpha, mag))
+
+    def transition(self, alpha, mag=None) -> torch.Tensor:
+        "p(observed label | true class) per galaxy: (N, K, K), rows the true class"
+        a, m = self._inputs(alpha, mag)
+        if a.ndim > 1: raise ValueError(f"alpha must be a number or 1-D (one per galaxy), got shape {tuple(a.shape)}")
+        return self._transition(a, m)
+
     def apply(self, labels, alpha, mag=None, seed:int=0) -> np.ndarray:
         "Biased labels drawn from the true `labels` (ints)"
-        labels = np.asarray(labels)
-        if len(labels) != len(np.asarray(alpha)): raise ValueError(f"{len(labels)} labels but {len(np.asarray(alpha))} resolutions")
+        labels = np.asarray(labels); K = len(self.classes)
+        if labels.size == 0 and labels.dtype.kind == 'f': labels = labels.astype(np.int64)
+        if labels.ndim != 1 or labels.dtype.kind not in 'iu': raise TypeError(f"labels must be 1-D integer class indices, got {labels.dtype} {labels.shape}")
+        if len(labels) and not ((labels >= 0) & (labels < K)).all():
+            raise ValueError(f"labels must be class indices 0..{K - 1} of {list(self.classes)}, got values {np.unique(labels[(labels < 0) | (labels >= K)])[:5].tolist()}")
+        if np.ndim(alpha) != 1 or len(labels) != len(np.asarray(alpha)):
+            raise ValueError(f"{len(labels)} labels but alpha of shape {np.shape(alpha)} (one resolution per label)")
         flip = (labels == self.src) & (np.random.default_rng(seed).random(len(labels)) < self.p_flip(alpha, mag).numpy())
         return np.where(flip, self.dst, labels)
 
@@ -97,10 +135,21 @@ def fraction_curve(alpha, assign, n_bins:int=10, cls:int=1) -> pd.DataFrame:
 def _fractions_matrix(assign, n:int, K:int|None=None) -> np.ndarray:
     "One-hot rows for integer labels, or the probability rows themselves"
     a = np.asarray(assign)
-    if len(a) != n: raise ValueError(f"{len(a)} class assignments for {n} objects")
-    if a.ndim == 2: return a.astype(float)
-    if a.ndim != 1 or a.dtype.kind not in 'iub': raise ValueError(f"assignments must be integer labels (N,) or probabilities (N, K), got {a.dtype} {a.shape}")
-    return np.eye(K or max(int(a.max()) + 1, 2))[a]
+    if a.ndim not in (1, 2): raise ValueError(f"assignments `assign` must be integer labels (N,) or probabilities (N, K), got shape {a.shape}")
+    if len(a) != n: raise ValueError(f"assign: {len(a)} class assignments for {n} objects")
+    if a.ndim == 2:
+        if a.dtype.kind not in 'biuf': raise TypeError(f"assignments `assign` must be probabilities (N, K), got dtype {a.dtype}")
+        a = a.astype(float)
+        if a.shape[1] < 1 or (K is not None and a.shape[1] != K):
+            raise ValueError(f"assignments `assign` must be probabilities over {K or 'one or more'} classes, got shape {a.shape}")
+        if n and not (np.isfinite(a).all() and (a >= 0).all() and (np.abs(a.sum(1) - 1) <= 1e-3).all()):
+            raise ValueError("assignments `assign` of shape (N, K) must be probabilities: finite, >= 0, each row summing to 1")
+        return a
+    if a.dtype.kind == 'b': a = a.astype(np.int64)
+    if a.dtype.kind not in 'iu': raise ValueError(f"assignments `assign` must be integer labels (N,) or probabilities (N, K), got {a.dtype} {a.shape}")
+    if n and (a.min() < 0 or (K is not None and a.max() >= K)):
+        raise ValueError(f"assignments `assign` must be class labels 0..{'K-1' if K is None else K - 1}, got {a.min()} .. {a.max()}")
+    return np.eye(K or (max(int(a.max()) + 1, 2) if n else 2))[a]
 
 def plot_fraction_curves(alpha, curves:dict, n_bins:int=10, ax=None, cls_name='smooth'):
     "Fraction of `cls_name` against resolution for each named assignment in `curves`"
@@ -134,6 +183,19 @@ def _best(name:str, best:dict|None) -> str:
     if b not in ('min', 'max'): raise ValueError(f"best quality of {name!r} must be 'min' or 'max', got {b!r}")
     return b
 
+def _count(name:str, v, lo:int) -> int:
+    "`v` as an int >= `lo`, or a TypeError/ValueError naming `name`"
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)): raise TypeError(f"{name} must be an integer >= {lo}, got {v!r}")
+    if v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
+    return int(v)
+
+def _columns(name:str, cols) -> tuple:
+    "Column names: a string is one column"
+    if cols is None: return ()
+    if isinstance(cols, str): return (cols,)
+    try: return tuple(cols)
+    except TypeError: raise TypeError(f"{name} must be a column name or a sequence of them, got {cols!r}") from None
+
 def _check_table(table:pd.DataFrame, cols):
     missing = [c for c in cols if c not in table.columns]
     if missing: raise KeyError(f"bias metric needs column(s) {missing}; the table has {list(table.columns)}")
@@ -147,7 +209,7 @@ def _bias_L(Xi, O, R, best, n_bins, depth, min_per_bin):
     nq = np.bincount(q, minlength=Q)
     if nq.min() < n_bins * min_per_bin:
         raise DataError(f"an intrinsic bin holds {nq.min()} objects, fewer than {n_bins} observable bins x {min_per_bin} "
-                        f"per bin; use fewer intrinsic bins (depth {depth}) or observable bins, or more objects")
+                        f"per bin (n_bins x min_per_bin); use fewer intrinsic bins (depth {depth}) or observable bins, or more objects")
     sig2 = np.zeros((K, O.shape[1], Q))
     for j in range(O.shape[1]):
         o = np.lexsort((O[:, j], q))                       # by intrinsic bin, then by the observable
@@ -164,11 +226,18 @@ def _bias_L(Xi, O, R, best, n_bins, depth, min_per_bin):
 def bias_metric(table:pd.DataFrame, assign, intrinsic=INTRINSIC, observables=OBSERVABLES, n_bins:int=20, depth:int=7,
                 min_per_bin:int=5, n_boot:int=0, best:dict|None=None, seed:int=0) -> dict:
     "Bias L of the class `assign`ments (labels or probabilities) of the objects in `table` (Cabrera-Vives et al. 2018)"
+    n_bins, depth = _count('n_bins', n_bins, 1), _count('depth', depth, 0)
+    min_per_bin, n_boot = _count('min_per_bin', min_per_bin, 1), _count('n_boot', n_boot, 0)
+    intrinsic, observables = _columns('intrinsic', intrinsic), _columns('observables', observables)
     _check_table(table, list(intrinsic) + list(observables))
     if not observables: raise ValueError("bias metric needs at least one observable")
+    if len(table) == 0: raise ValueError("bias metric needs objects: the table is empty (0 objects)")
     R = _fractions_matrix(assign, len(table))
     Xi = table[list(intrinsic)].to_numpy(float) if intrinsic else np.zeros((len(table), 1))
     if not intrinsic: depth = 0
+    if 2**depth > len(table):
+        raise DataError(f"depth {depth} gives 2**depth = {2**depth} intrinsic bins for {len(table)} objects, fewer than {n_bins} observable "
+                        f"bins x {min_per_bin} per bin (n_bins x min_per_bin) each; use a smaller depth")
     O = table[list(observables)].to_numpy(float); bst = [_best(c, best) for c in observables]
     L, sig2 = _bias_L(Xi, O, R, bst, n_bins, depth, min_per_bin)
     boots = []
@@ -181,7 +250,10 @@ def bias_metric(table:pd.DataFrame, assign, intrinsic=INTRINSIC, observables=OBS
 
 def bias_metric_1d(alpha, assign, n_bins:int=10, n_boot:int=0, seed:int=0) -> dict:
     "The 1-D variant: class fractions in `n_bins` equal-count resolution bins against the best-resolved bin"
-    t = pd.DataFrame(dict(alpha=np.asarray(alpha, float)))
+    a = np.asarray(alpha)
+    if a.ndim != 1: raise ValueError(f"alpha must be 1-D (one resolution per object), got shape {a.shape}")
+    if a.dtype.kind not in 'biuf': raise TypeError(f"alpha must be real numbers, got dtype {a.dtype}")
+    t = pd.DataFrame(dict(alpha=a.astype(float)))
     return bias_metric(t, assign, intrinsic=(), observables=('alpha',), n_bins=n_bins, depth=0, min_per_bin=1, n_boot=n_boot, seed=seed)
 
 # %% ../nbs/07_debias.ipynb #a8dde68b
@@ -192,9 +264,17 @@ def auto_depth(n:int, per_bin:int=100, max_depth:int=7) -> int:
 def fit_label_bias(table:pd.DataFrame, labels, intrinsic=INTRINSIC, depth:int|None=None, smooth:int=1,
                    alpha_col:str='alpha') -> dict:
     "Maximum-likelihood theta and intrinsic smooth fractions from labels and resolution, per k-d-tree intrinsic bin"
+    if depth is not None: depth = _count('depth', depth, 0)
+    if isinstance(smooth, (bool, np.bool_)) or smooth not in (0, 1): raise ValueError(f"smooth must be the class index 0 or 1, got {smooth!r}")
+    intrinsic = _columns('intrinsic', intrinsic)
     _check_table(table, list(intrinsic) + [alpha_col])
-    s = (np.asarray(labels) == smooth).astype(float)
-    if len(s) != len(table): raise ValueError(f"{len(s)} labels for {len(table)} objects")
+    y = np.asarray(labels)
+    if y.ndim != 1: raise ValueError(f"labels must be 1-D class indices 0 or 1, got shape {y.shape}")
+    if len(y) != len(table): raise ValueError(f"{len(y)} labels for {len(table)} objects")
+    if len(y) == 0: raise ValueError("fit_label_bias needs objects: the table and labels are empty")
+    if y.dtype.kind not in 'biuf': raise TypeError(f"labels must be class indices 0 or 1, got dtype {y.dtype}")
+    if not np.isin(y, (0, 1)).all(): raise ValueError(f"labels must be class indices 0 or 1 (disk-like, smooth), got values {np.unique(y[~np.isin(y, (0, 1))])[:5].tolist()}")
+    s = (y == smooth).astype(float)
     depth = auto_depth(len(table)) if depth is None else depth
     g = kdtree_bins(table[list(intrinsic)].to_numpy(float), depth) if (depth and intrinsic) else np.zeros(len(s), np.int64)
     a2 = table[alpha_col].to_numpy(float)**2; G = int(g.max()) + 1
@@ -214,12 +294,39 @@ def fit_label_bias(table:pd.DataFrame, labels, intrinsic=INTRINSIC, depth:int|No
 class DebiasLoss:
     "Negative log-likelihood of observed labels through `bias`: -log sum_y p(label | y, alpha, m) p(y | x)"
     def __init__(self, bias:LabelBias|None=None, weight:torch.Tensor|None=None):
+        if bias is not None and not isinstance(bias, LabelBias): raise TypeError(f"bias must be a LabelBias or None, got {type(bias).__name__}")
+        if weight is not None:
+            if not isinstance(weight, torch.Tensor) or weight.ndim != 1 or weight.dtype == torch.bool or weight.is_complex():
+                raise TypeError(f"weight must be a 1-D tensor of class weights or None, got {weight!r}")
+            if bias is not None and len(weight) != len(bias.classes):
+                raise ValueError(f"weight must hold one weight per class of the bias {list(bias.classes)}, got {len(weight)}")
+            if not (bool((torch.isfinite(weight) & (weight >= 0)).all()) and bool(weight.sum() > 0)):
+                raise ValueError(f"weight must be finite and >= 0, not all 0, got {weight.tolist()}")
         self.bias, self.weight = bias, weight
     def __call__(self, pred:torch.Tensor, y:torch.Tensor, aux:torch.Tensor|None=None) -> torch.Tensor:
-        y = torch.as_tensor(y).long().view(-1); pred = pred.float()
-        if self.bias is None or self.bias.theta == 0: return F.cross_entropy(pred, y, self.weight)
-        if aux is None or aux.ndim != 2: raise ValueError("DebiasLoss needs aux = (alpha, mag_r) per image, shape (N, 2)")
-        T = self.bias.transition(aux[:, 0], aux[:, 1] if aux.shape[1] > 1 else None).to(pred.device)
+        if not isinstance(pred, torch.Tensor) or pred.ndim != 2: raise TypeError(f"pred must be a (N, classes) tensor of logits, got {getattr(pred, 'shape', type(pred).__name__)}")
+        N, K = pred.shape
+        try: y = torch.as_tensor(y).reshape(-1)
+        except (TypeError, ValueError, RuntimeError) as e: raise TypeError(f"y (labels) must be integer class indices: {e}") from None
+        if y.is_complex() or len(y) != N: raise ValueError(f"y (labels) must be one class index per row of pred ({N}), got {y.dtype} of {len(y)}")
+        if self.weight is not None and len(self.weight) != K: raise ValueError(f"weight must hold one weight per class of pred ({K}), got {len(self.weight)}")
+        bad = (y < 0) | (y >= K)                                  # checked with the aux below: one device sync per batch
+        if y.is_floating_point(): bad |= y != y.floor()
+        biased = self.bias is not None and self.bias.theta != 0
+        if biased:
+            if len(self.bias.classes) != K: raise ValueError(f"pred has {K} classes but the bias has {len(self.bias.classes)} {list(self.bias.classes)}")
+            if aux is None or aux.ndim != 2: raise ValueError("DebiasLoss needs aux = (alpha, mag_r) per image, shape (N, 2)")
+            if len(aux) != N or aux.shape[1] not in (1, 2): raise ValueError(f"aux must be (alpha, mag_r) per row of pred, shape ({N}, 2) or ({N}, 1), got {tuple(aux.shape)}")
+            a = torch.as_tensor(aux[:, 0], dtype=torch.float32); m = torch.as_tensor(aux[:, 1], dtype=torch.float32) if aux.shape[1] > 1 else None
+            aux_bad = ~((a >= 0) & (a < math.inf))
+            if m is not None: aux_bad |= ~torch.isfinite(m)
+            good = not bool(bad.any() | aux_bad.any().to(bad.device))
+            if not good and not bool(bad.any()): raise ValueError("aux must be finite, with resolutions alpha (column 0) >= 0")
+        else: good = not bool(bad.any())
+        if not good: raise ValueError(f"y (labels) must be class indices 0..{K - 1} of pred, got {y[bad][:5].tolist()}")
+        y = y.long(); pred = pred.float()
+        if not biased: return F.cross_entropy(pred, y, self.weight)
+        T = self.bias._transition(a, m).to(pred.device)
         ll = torch.logsumexp(F.log_softmax(pred, 1)[:, :, None] + T.clamp_min(1e-12).log(), 1)   # (N, K): log p(label | x)
         nll = -ll.gather(1, y[:, None]).squeeze(1)
         if self.weight is None: return nll.mean()

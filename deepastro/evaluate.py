@@ -202,11 +202,24 @@ def plot_isomap(es, et, ys=None, yt=None, ax=None, title:str='', names=('source'
     return ax
 
 # %% ../nbs/08_evaluate.ipynb #4f7dd6af
+def _flags(fn:str, name:str, v) -> np.ndarray:
+    "`v` as a boolean array: booleans as they are, numbers only if all are 0 or 1"
+    a = np.asarray(v)
+    if a.dtype == bool: return a
+    if a.dtype.kind not in 'iuf': raise TypeError(f"{fn}: {name} must be booleans or 0/1, got dtype {a.dtype}")
+    bad = ~np.isin(a, (0, 1))
+    if bad.any(): raise ValueError(f"{fn}: {name} must be booleans or 0/1, got {a[bad].flat[0]}")
+    return a.astype(bool)
+
 def auroc(score, positive) -> float:
     "Area under the ROC curve of `score` for telling `positive` from the rest (Mann-Whitney, ties shared)"
     from scipy.stats import rankdata
-    s, pos = np.asarray(score, dtype=float), np.asarray(positive, dtype=bool)
+    try: s = np.asarray(score, dtype=float)
+    except (TypeError, ValueError): raise TypeError(f"auroc: score must be numbers, got {type(score).__name__}") from None
+    pos = _flags('auroc', 'positive', positive)
+    if s.ndim != 1 or pos.ndim != 1: raise ValueError(f"auroc: score and positive must be 1-D arrays, got shapes {s.shape} and {pos.shape}")
     if s.shape != pos.shape: raise ValueError(f"auroc: {s.shape[0]} scores for {pos.shape[0]} labels")
+    if np.isnan(s).any(): raise ValueError(f"auroc: score has NaN values (at {np.flatnonzero(np.isnan(s))[:5].tolist()})")
     n1, n0 = int(pos.sum()), int((~pos).sum())
     if n1 == 0 or n0 == 0: return float('nan')
     r = rankdata(s)
@@ -216,9 +229,16 @@ def auroc(score, positive) -> float:
 def open_set_metrics(y, pred, flag, score) -> dict:
     "Closed-set and open-set scores: `y` known-class index or -1 (unknown), `pred` arg-max class, `flag` unknown flag, `score` unknown score"
     y, pred, flag, score = (np.asarray(a) for a in (y, pred, flag, score))
+    if any(a.ndim != 1 for a in (y, pred, flag, score)):
+        raise ValueError(f"open_set_metrics: y, pred, flag and score must be 1-D arrays, got shapes "
+                         f"{y.shape}, {pred.shape}, {flag.shape}, {score.shape}")
     if not (len(y) == len(pred) == len(flag) == len(score)):
         raise ValueError(f"open_set_metrics: lengths differ (y {len(y)}, pred {len(pred)}, flag {len(flag)}, score {len(score)})")
-    flag = flag.astype(bool); known, unk = y >= 0, y < 0
+    if len(y) == 0: raise ValueError("open_set_metrics: no images (y is empty)")
+    if y.dtype.kind not in 'iuf': raise TypeError(f"open_set_metrics: y must be class indices (or -1 for unknown), got dtype {y.dtype}")
+    bad = ~(np.isfinite(y) & (y >= -1) & (y == np.round(y)))
+    if bad.any(): raise ValueError(f"open_set_metrics: y must be known-class indices >= 0 or -1 (unknown), got {y[bad][0]}")
+    flag = _flags('open_set_metrics', 'flag', flag); known, unk = y >= 0, y < 0
     nan = float('nan')
     acc = float((pred[known] == y[known]).mean()) if known.any() else nan
     kacc = float(((pred == y) & ~flag)[known].mean()) if known.any() else nan

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_perturb.ipynb #dfbed331
 from __future__ import annotations
-import math, time
+import math, numbers, time
 from dataclasses import dataclass
 import numpy as np, torch
 from torch import nn
@@ -16,10 +16,10 @@ from .data import check_images
 from .core import heap_alloc, progress, eta_text
 
 # %% auto #0
-__all__ = ['FRAME', 'CLIPPED_SHARE', 'MIN_SKY_SHARE', 'ImageNoise', 'image_noise', 'measure_noise', 'missing_variance',
-           'degrade_depth', 'degrade_exposure', 'kernel_fwhm', 'degrade_psf', 'noise_sigma', 'hot_pixels',
-           'dead_pixels', 'cosmic_rays', 'saturate', 'quantize', 'LocalForward', 'AttackResult', 'scaled_bounds',
-           'one_pixel_attack']
+__all__ = ['FRAME', 'CLIPPED_SHARE', 'MIN_SKY_SHARE', 'MAX_COSMIC_RATE', 'ImageNoise', 'image_noise', 'measure_noise',
+           'missing_variance', 'degrade_depth', 'degrade_exposure', 'kernel_fwhm', 'degrade_psf', 'noise_sigma',
+           'hot_pixels', 'dead_pixels', 'cosmic_rays', 'saturate', 'quantize', 'LocalForward', 'AttackResult',
+           'scaled_bounds', 'one_pixel_attack']
 
 # %% ../nbs/04_perturb.ipynb #74715f6e
 def _images(images, n_bands:int|None=None, name:str='images') -> torch.Tensor:
@@ -27,11 +27,36 @@ def _images(images, n_bands:int|None=None, name:str='images') -> torch.Tensor:
     check_images(images, name, n_bands)
     return torch.as_tensor(images, dtype=torch.float32)
 
-def _in_range(name:str, v, lo, hi, lo_open:bool=False, hi_open:bool=False):
-    "Raise ValueError naming `name` unless lo <= v <= hi (open ends where asked)"
-    ok = (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+def _short(v, n:int=60) -> str:
+    r = repr(v); return r if len(r) <= n else r[:n] + '...'
+
+def _real(name:str, v) -> float:
+    "`v` as a float if it is a real number (Python or numpy, or a 0-d array or tensor), else TypeError naming `name`"
+    if isinstance(v, (np.ndarray, torch.Tensor)) and v.ndim == 0: v = v.item()
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {_short(v)}")
+    return float(v)
+
+def _in_range(name:str, v, lo, hi, lo_open:bool=False, hi_open:bool=False) -> float:
+    "`v` as a float: TypeError naming `name` unless it is a real number, ValueError unless lo <= v <= hi (open ends where asked)"
+    f = _real(name, v)
+    ok = (f > lo if lo_open else f >= lo) and (f < hi if hi_open else f <= hi)
     if not ok:
         raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {v}")
+    return f
+
+def _finite(name:str, v) -> float:
+    "`v` as a float if it is a finite real number, else TypeError / ValueError naming `name`"
+    f = _real(name, v)
+    if not math.isfinite(f): raise ValueError(f"{name} must be a finite number, got {v}")
+    return f
+
+def _integer(name:str, v, lo:int) -> int:
+    "`v` as an int if it is an integer >= lo (a Python or numpy integer, not a bool or a float), else TypeError / ValueError naming `name`"
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {lo}, got {type(v).__name__} {_short(v)}")
+    if v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
+    return int(v)
 
 def _gen(seed:int) -> torch.Generator: return torch.Generator().manual_seed(int(seed))
 
@@ -140,6 +165,7 @@ def measure_noise(images, # (N, bands, H, W) in a linear unit, or a display stre
                  ) -> ImageNoise:
     "Blank-sky level and noise of each image and band from its outer frame: 1.4826 MAD, or the upper half's width where the sky is clipped"
     x = _images(images); N, C, H, W = x.shape
+    if N == 0: raise ValueError("images: an empty batch (N = 0); no sky noise can be measured without images")
     _in_range('frame (share of the stamp side)', frame, 0, 0.5, lo_open=True, hi_open=True)
     m = torch.zeros(H, W, dtype=torch.bool); bh, bw = max(1, round(frame * H)), max(1, round(frame * W))
     m[:bh] = m[-bh:] = True; m[:, :bw] = m[:, -bw:] = True
@@ -203,9 +229,19 @@ def degrade_exposure(images, # (N, bands, H, W) in the unit of `noise`
     return x + torch.randn(x.shape, generator=_gen(seed)) * var.sqrt()
 
 # %% ../nbs/04_perturb.ipynb #1d00675b
+def _fwhm(name:str, v) -> np.ndarray:
+    "PSF FWHMs (arcsec) as a float64 array of finite values >= 0, or a clear error naming `name`"
+    a = np.asarray(v)
+    if a.dtype.kind not in 'iuf': raise TypeError(f"{name} must be a number or an array of numbers (arcsec), got {type(v).__name__} {_short(v)}")
+    a = a.astype(float)
+    if not np.isfinite(a).all() or (a < 0).any(): raise ValueError(f"{name} (arcsec) must be finite and >= 0, got {_short(v)}")
+    return a
+
 def kernel_fwhm(fwhm_from, fwhm_to):
     "FWHM (arcsec) of the Kolmogorov kernel that broadens a Kolmogorov PSF of `fwhm_from` to `fwhm_to`"
-    a, b = np.asarray(fwhm_from, float), np.asarray(fwhm_to, float)
+    a, b = _fwhm('fwhm_from', fwhm_from), _fwhm('fwhm_to', fwhm_to)
+    try: np.broadcast_shapes(a.shape, b.shape)
+    except ValueError: raise ValueError(f"fwhm_from {a.shape} and fwhm_to {b.shape} must have shapes that broadcast together") from None
     if (b < a).any(): raise ValueError(f"fwhm_to must be at least fwhm_from (a PSF can only be broadened), got {fwhm_to} < {fwhm_from}")
     return (b**(5 / 3) - a**(5 / 3))**0.6
 
@@ -221,7 +257,14 @@ def degrade_psf(images, # (N, bands, H, W) in the unit of `noise`
     if nz.pixel_scale is None: raise ValueError("degrade_psf needs the images' pixel scale: give the ImageNoise a pixel_scale (arcsec)")
     x = _images(images, nz.n_bands)
     N, C, H, W = x.shape
-    kf = torch.as_tensor(np.broadcast_to(kernel_fwhm(fwhm_from, fwhm_to), (N, C)).copy(), dtype=torch.float32)[..., None, None]
+    kf = kernel_fwhm(fwhm_from, fwhm_to)
+    try: kf = np.broadcast_to(kf, (N, C))
+    except ValueError:
+        raise ValueError(f"fwhm_from and fwhm_to must be a number, one per band ({C}) or (images, bands) = ({N}, {C}); "
+                         f"got shapes {np.shape(fwhm_from)} and {np.shape(fwhm_to)}") from None
+    if renoise and len(nz) not in (1, N): raise ValueError(f"noise of {len(nz)} images for {N} images")
+    if N == 0: return x                                        # an empty batch: nothing to broaden
+    kf = torch.as_tensor(kf.copy(), dtype=torch.float32)[..., None, None]
     P = 2 * max(H, W)
     ky = 2 * math.pi * torch.fft.fftfreq(P, nz.pixel_scale); kx = 2 * math.pi * torch.fft.rfftfreq(P, nz.pixel_scale)
     k = (ky[:, None]**2 + kx[None]**2).sqrt()
@@ -230,7 +273,6 @@ def degrade_psf(images, # (N, bands, H, W) in the unit of `noise`
     if renoise:
         w = torch.full((P // 2 + 1,), 2.); w[0] = 1; w[-1] = 1   # rfft half-plane weights (P even)
         sumsq = (T**2 * w).sum((-2, -1)) / P**2                  # sum of the squared kernel (Parseval)
-        if len(nz) not in (1, N): raise ValueError(f"noise of {len(nz)} images for {N} images")
         sky = nz.sky_var                                          # (1 or N, bands)
         out = out + torch.randn(out.shape, generator=_gen(seed)) * (sky * (1 - sumsq)).clamp_min(0).sqrt()[..., None, None]
     return out
@@ -242,9 +284,12 @@ def noise_sigma(images) -> torch.Tensor:
     med = x.median(-1, keepdim=True).values
     return 1.4826 * (x - med).abs().median(-1).values
 
+MAX_COSMIC_RATE = 100_000   # tracks per image at most: far more than cover any stamp; keeps the track count drawable
+
 def hot_pixels(images, fraction:float, value=None, seed:int=0) -> torch.Tensor:
     "A `fraction` of pixels (each band independently) set to `value` (default: the image's maximum in that band)"
     _in_range('fraction', fraction, 0, 1)
+    if value is not None: _finite('value', value)
     x = _images(images).clone()
     m = torch.rand(x.shape, generator=_gen(seed)) < fraction
     v = x.amax((2, 3), keepdim=True).expand_as(x) if value is None else torch.full_like(x, float(value))
@@ -254,13 +299,14 @@ def hot_pixels(images, fraction:float, value=None, seed:int=0) -> torch.Tensor:
 def dead_pixels(images, fraction:float, value:float=0., seed:int=0) -> torch.Tensor:
     "A `fraction` of pixels (each band independently) set to `value` (no signal: 0 after sky subtraction)"
     _in_range('fraction', fraction, 0, 1)
+    _finite('value', value)
     x = _images(images).clone()
     x[torch.rand(x.shape, generator=_gen(seed)) < fraction] = float(value)
     return x
 
 def cosmic_rays(images, rate:float, amplitude:float, max_length:int=8, seed:int=0) -> torch.Tensor:
     "On average `rate` straight tracks per image, each in one band, adding `amplitude` to each of its 1..max_length pixels"
-    _in_range('rate (tracks per image)', rate, 0, math.inf, hi_open=True)
+    _in_range('rate (tracks per image)', rate, 0, MAX_COSMIC_RATE)
     _in_range('amplitude', amplitude, 0, math.inf, hi_open=True)
     if not isinstance(max_length, (int, np.integer)) or max_length < 1: raise ValueError(f"max_length must be a positive integer, got {max_length}")
     x = _images(images).clone(); N, C, H, W = x.shape
@@ -282,7 +328,11 @@ def cosmic_rays(images, rate:float, amplitude:float, max_length:int=8, seed:int=
 def saturate(images, level) -> torch.Tensor:
     "Pixels above `level` (scalar or per band) clipped to it"
     x = _images(images)
-    lv = torch.as_tensor(level, dtype=torch.float32).reshape(1, -1, 1, 1)
+    try: lv = torch.as_tensor(level, dtype=torch.float32).reshape(1, -1, 1, 1)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"level (saturation) must be a number or one per band, got {type(level).__name__} {_short(level)}") from None
+    if lv.shape[1] not in (1, x.shape[1]):
+        raise ValueError(f"level (saturation) must be one number or one per band ({x.shape[1]}), got {lv.shape[1]} values")
     if not torch.isfinite(lv).all(): raise ValueError(f"saturation level must be finite, got {level}")
     return torch.minimum(x, lv)
 
@@ -290,7 +340,17 @@ def quantize(images, q:float=4., sigma=None, dither:bool=True, seed:int=0) -> to
     "Values rounded to steps of sigma/q (sigma: the per-image, per-band noise, estimated if not given), fpack-style"
     _in_range('q (noise sigma per quantisation step)', q, 0, math.inf, lo_open=True, hi_open=True)
     x = _images(images)
-    s = noise_sigma(x) if sigma is None else torch.as_tensor(sigma, dtype=torch.float32).expand(x.shape[:2])
+    if sigma is None: s = noise_sigma(x)
+    else:
+        try: s = torch.as_tensor(sigma, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError):
+            raise TypeError(f"sigma must be a number or an array of numbers, got {type(sigma).__name__} {_short(sigma)}") from None
+        try: s = s.expand(x.shape[:2])
+        except RuntimeError:
+            raise ValueError(f"sigma must be a number, one per band ({x.shape[1]}) or (images, bands) = {tuple(x.shape[:2])}, "
+                             f"got shape {tuple(s.shape)}") from None
+        if not torch.isfinite(s).all() or (s < 0).any():   # 0: nothing to quantise, as for an estimated sigma of a constant band
+            raise ValueError(f"sigma (noise per image and band) must be finite and >= 0, got {s.flatten()[:4].tolist()}")
     step = (s / q).clamp_min(1e-30)[..., None, None]
     if not dither: return torch.round(x / step) * step
     u = torch.rand(x.shape, generator=_gen(seed))
@@ -435,12 +495,45 @@ def _distinct3(shape, P:int, gen):
     i = torch.arange(P).view(1, P)
     return [(i + 1 + a) % P for a in (a1, a2, a3)]
 
-def _check_attack_args(model, x, labels, targets, k, popsize, F_, max_gen, max_queries, success, engine):
+def _class_indices(name:str, v) -> torch.Tensor:
+    "Integer class indices `v` as a long tensor; text, fractions or NaN/inf: TypeError / ValueError naming `name`"
+    try: t = torch.as_tensor(v)
+    except (TypeError, ValueError, RuntimeError): raise TypeError(f"{name} must be integer class indices, got {type(v).__name__} {_short(v)}") from None
+    if t.dtype == torch.bool or t.is_complex(): raise TypeError(f"{name} must be integer class indices, got dtype {t.dtype}")
+    if t.is_floating_point():
+        bad = ~(torch.isfinite(t) & (t == t.round()))
+        if bad.any(): raise ValueError(f"{name} must be integer class indices, got {t[bad][:3].tolist()}")
+    return t.long()
+
+def _attack_bounds(bounds, x:torch.Tensor) -> tuple:
+    "Pixel-value bounds (lo, hi), each (B, bands): the images' own range per band, or `bounds` checked"
+    B, C = x.shape[:2]
+    if bounds is None or (isinstance(bounds, str) and bounds == 'image'): return x.amin((2, 3)), x.amax((2, 3))
+    want = f"bounds must be None, 'image' or a pair (lo, hi), each a finite number, one per band ({C}) or (images, bands) = ({B}, {C})"
+    if isinstance(bounds, str): raise ValueError(f"{want}; got {bounds!r}")
+    try: pair = list(bounds)
+    except TypeError: raise TypeError(f"{want}; got {type(bounds).__name__}") from None
+    if len(pair) != 2: raise ValueError(f"{want}; got {len(pair)} values")
+    out = []
+    for name, b in zip(('lo', 'hi'), pair):
+        try: t = torch.as_tensor(b, dtype=torch.float32)
+        except (TypeError, ValueError, RuntimeError): raise TypeError(f"{want}; {name} is {type(b).__name__} {_short(b)}") from None
+        try: t = t.expand(B, C).clone()
+        except RuntimeError: raise ValueError(f"{want}; {name} has shape {tuple(t.shape)}") from None
+        if not torch.isfinite(t).all(): raise ValueError(f"{want}; {name} has NaN/inf values")
+        out.append(t)
+    lo, hi = out
+    if (hi < lo).any(): raise ValueError("bounds: hi must not be below lo")
+    return lo, hi
+
+def _check_attack_args(model, x, labels, targets, k, popsize, F_, max_gen, max_queries, success, engine, chunk):
     if len(x) == 0: raise ValueError("one_pixel_attack: no images to attack (an empty batch was given)")
     if not isinstance(k, (int, np.integer)) or k < 1: raise ValueError(f"k (pixels changed) must be a positive integer, got {k}")
     if not isinstance(popsize, (int, np.integer)) or popsize < 4: raise ValueError(f"popsize must be an integer >= 4, got {popsize}")
     _in_range('F (differential weight)', F_, 0, 2, lo_open=True)
-    if max_gen < 0: raise ValueError(f"max_gen must be >= 0, got {max_gen}")
+    _integer('max_gen (generations)', max_gen, 0)
+    _integer('chunk (candidates per forward pass)', chunk, 1)
+    if max_queries is not None: _integer('max_queries', max_queries, 0)
     if max_queries is not None and max_queries < popsize: raise ValueError(f"max_queries ({max_queries}) must allow one population ({popsize})")
     if success not in ('reference', 'misclassify'): raise ValueError(f"success must be 'reference' or 'misclassify', got {success!r}")
     if engine not in ('auto', 'local', 'full'): raise ValueError(f"engine must be 'auto', 'local' or 'full', got {engine!r}")
@@ -464,15 +557,13 @@ def one_pixel_attack(model:nn.Module, images, labels, targets=None, k:int=1, bou
     "Differential-evolution k-pixel attack on `images` (model units) of classes `labels`; towards `targets` if given; `what` names it in progress lines"
     x = _images(images)
     B, C, H, W = x.shape
-    labels = torch.as_tensor(labels).long()
-    targets = None if targets is None else torch.as_tensor(targets).long()
+    labels = _class_indices('labels', labels)
+    targets = None if targets is None else _class_indices('targets', targets)
     was_training = model.training; model.eval()
     try:
-        _check_attack_args(model, x, labels, targets, k, popsize, F, max_gen, max_queries, success, engine)
+        _check_attack_args(model, x, labels, targets, k, popsize, F, max_gen, max_queries, success, engine, chunk)
         gen = _gen(seed)
-        if bounds is None or (isinstance(bounds, str) and bounds == 'image'): lo, hi = x.amin((2, 3)), x.amax((2, 3))
-        else: lo, hi = [torch.as_tensor(b, dtype=torch.float32).expand(B, C).clone() for b in bounds]
-        if (hi < lo).any(): raise ValueError("bounds: hi must not be below lo")
+        lo, hi = _attack_bounds(bounds, x)
         D = 2 + C
         blo = torch.cat([torch.zeros(B, 2), lo], 1).repeat(1, k)[:, None]
         bhi = torch.cat([torch.tensor([H, W], dtype=torch.float32).expand(B, 2) - 1e-3, hi], 1).repeat(1, k)[:, None]

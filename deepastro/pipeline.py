@@ -80,6 +80,8 @@ def read_params(path) -> dict:
     except yaml.YAMLError as e: raise ValueError(f"{path}: not valid YAML ({e})") from None
     if not isinstance(d, dict) or any(isinstance(v, (dict, list)) for v in d.values()):
         raise ValueError(f"{path}: a parameter file must be a flat mapping NAME: VALUE")
+    bad = [k for k in d if not isinstance(k, str)]
+    if bad: raise ValueError(f"{path}: parameter names must be text, got the name(s) {bad}")
     return d
 
 def pair_params(pair:str, quick:bool=False) -> dict:
@@ -101,7 +103,7 @@ def _check_type(name, value, tname, nb):
     ok = dict(int=lambda v: isinstance(v, int) and not isinstance(v, bool),
               float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
               str=lambda v: isinstance(v, str), bool=lambda v: isinstance(v, bool))
-    if tname in ok and value is not None and not ok[tname](value):
+    if tname in ok and not ok[tname](value):      # None too: a number or a name cannot be left out this way
         raise TypeError(f"parameter {name!r} of {Path(nb).name} must be {tname}, got {value!r} ({type(value).__name__})")
 
 PARAM_RANGES = dict(   # name -> (lowest, highest, lowest excluded, highest excluded); None: no bound
@@ -111,6 +113,8 @@ PARAM_RANGES = dict(   # name -> (lowest, highest, lowest excluded, highest excl
     smooth_fraction=(0, 1, True, True), theta=(0, None, True), temperature=(0, None, True), eta=(0, None), margin=(0, None))
 
 def _check_range(name, value, nb):
+    if isinstance(value, float) and (value != value or abs(value) == float('inf')):
+        raise ValueError(f"parameter {name!r} of {Path(nb).name} must be a finite number, got {value!r}")
     r = PARAM_RANGES.get(name)
     if r is None or value is None or isinstance(value, bool) or not isinstance(value, (int, float)): return
     lo, hi, lo_x, hi_x = (tuple(r) + (False, False))[:4]
@@ -315,7 +319,7 @@ def write_seeds_table(runs_dir, pair:str, seeds=None) -> Path:
     return atomic_write(Path(runs_dir) / pair_name(pair) / 'seeds.csv', lambda tmp: t.to_csv(tmp, index=False))
 
 # %% ../nbs/09_pipeline.ipynb #7884a7f0
-STAGE_GB = 4.5   # memory per stage assumed by default_jobs: the largest peak of `benchmarks/bench_memory.py stages` (see above), rounded up
+STAGE_GB = 4.0   # memory per stage assumed by default_jobs: the largest peak of `benchmarks/bench_memory.py stages` (below), rounded up to whole GB
 
 def _ncpu() -> int: return len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else (os.cpu_count() or 1)
 

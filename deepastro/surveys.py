@@ -11,10 +11,10 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['FWHM_TO_SIGMA', 'HLR_TO_SIGMA', 'EXP_HLR_PER_SCALE', 'KOLMOGOROV_C', 'NMGY_ZP', 'SURVEYS', 'DOMAIN_FORMATS',
-           'TAXONOMIES', 'SIMULATED_KEYS', 'FLUX_UNITS', 'CATALOG_ROLES', 'SURVEY_PAIRS', 'PAIR_FILES',
-           'kolmogorov_mtf', 'source_image', 'n_eff_pixels', 'source_noise_factor', 'n_eff_gaussian', 'sky_from_depth',
-           'snr_of', 'Band', 'Survey', 'draw_fwhm', 'get_survey', 'SurveyPair', 'PairFileError', 'DomainFile',
-           'PairFile', 'read_pair_file', 'builtin_pair_files', 'is_pair_file', 'get_pair']
+           'TAXONOMIES', 'SIMULATED_KEYS', 'POPULATION_PARAMS', 'FLUX_UNITS', 'CATALOG_ROLES', 'SURVEY_PAIRS',
+           'PAIR_FILES', 'kolmogorov_mtf', 'source_image', 'n_eff_pixels', 'source_noise_factor', 'n_eff_gaussian',
+           'sky_from_depth', 'snr_of', 'Band', 'Survey', 'draw_fwhm', 'get_survey', 'SurveyPair', 'PairFileError',
+           'DomainFile', 'PairFile', 'read_pair_file', 'builtin_pair_files', 'is_pair_file', 'get_pair']
 
 # %% ../nbs/00_surveys.ipynb #84c50690
 FWHM_TO_SIGMA = 1 / (2 * math.sqrt(2 * math.log(2)))  # Gaussian sigma per unit FWHM
@@ -246,6 +246,8 @@ class PairFileError(ValueError): "A pair file that does not say what a pair need
 DOMAIN_FORMATS = ('simulated', 'galaxy10', 'deepadversaries', 'fits', 'deepastro')
 TAXONOMIES = ('three', 'galaxy10')
 SIMULATED_KEYS = ('taxonomy', 'paired', 'population')   # pair-file keys of simulated pairs only
+POPULATION_PARAMS = ('z_min', 'z_max', 'mag_limit', 'M_bright', 'M_faint', 'class_fractions', 'anomaly_fraction',
+                     'neighbour_fraction')   # what `population` may set: the parameters of 01_simulate's population (checked there)
 FLUX_UNITS = ('nanomaggies', 'adu', 'display')
 CATALOG_ROLES = ('size_kpc', 'M_r', 'redshift', 'fwhm', 'alpha', 'mag_r')
 
@@ -347,8 +349,10 @@ def _simulated_pair(d, src, tgt, path) -> SurveyPair:
     tax = d.get('taxonomy', 'three'); _need(tax in TAXONOMIES, f"{path}: taxonomy", f"must be one of {TAXONOMIES}, got {tax!r}")
     paired = d.get('paired', False); _need(isinstance(paired, bool), f"{path}: paired", f"must be true or false, got {paired!r}")
     pop = d.get('population') or {}
-    _need(isinstance(pop, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pop.values()),
-          f"{path}: population", f"must map population parameters to numbers (see 01_simulate), got {pop!r}")
+    _need(isinstance(pop, dict) and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in pop.values()),
+          f"{path}: population", f"must map population parameters to finite numbers (see 01_simulate), got {pop!r}")
+    bad = sorted(set(pop) - set(POPULATION_PARAMS))
+    _need(not bad, f"{path}: population", f"unknown parameter(s) {bad}; valid: {list(POPULATION_PARAMS)}")
     return SurveyPair(d['name'], s.name, t.name, d['size'], tax, paired, dict(pop), tuple(d.get('unknown') or ()),
                       str(d.get('description', '')), dict(d.get('params') or {}), str(path))
 

@@ -91,7 +91,7 @@ def test_missing_cutout_listed_in_catalogue(tmp_path):
 
 def test_bad_deepadversaries_year_and_split(tmp_path):
     _deepadv(tmp_path)
-    with pytest.raises(ValueError, match=r'year must be 1 or 10, got 5'): read_deepadversaries(tmp_path, 5, 'train')
+    with pytest.raises(ValueError, match=r'year must be the integer 1 or 10, got 5'): read_deepadversaries(tmp_path, 5, 'train')
     with pytest.raises(ValueError, match=r"split must be.*got 'validation'"): read_deepadversaries(tmp_path, 10, 'validation')
 
 
