@@ -19,7 +19,7 @@ files in nbs/measured/ that these commands wrote.
 Usage:
   python benchmarks/bench_memory.py stages [--pair lsst-y10-y1] [--runs-dir D] [-p NAME VALUE ...] [--out F.csv]
   python benchmarks/bench_memory.py galaxy10 [--dir D] [--n 17736] [--out F.csv]
-  python benchmarks/bench_memory.py throughput --run runs-bench/lsst-y10-y1/seed-0 [--steps 40] [--rounds 2] [--out F.csv]
+  python benchmarks/bench_memory.py throughput --run runs-bench/lsst-y10-y1/seed-0 [--steps 80] [--rounds 3] [--out F.csv]
 """
 import argparse, csv, io, os, subprocess, sys, time
 from pathlib import Path
@@ -135,7 +135,7 @@ if __name__ == '__main__':
     s.add_argument('--stages', default=','.join(STAGES)); s.add_argument('-p', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'))
     g = sub.add_parser('galaxy10'); g.add_argument('--dir', default='bench-galaxy10'); g.add_argument('--n', type=int, default=17736)
     g.add_argument('--force', action='store_true')
-    t = sub.add_parser('throughput'); t.add_argument('--run', required=True, help='a run folder whose data stage is done'); t.add_argument('--steps', type=int, default=40)
-    t.add_argument('--rounds', type=int, default=2); t.add_argument('--threads', type=int, default=2)
+    t = sub.add_parser('throughput'); t.add_argument('--run', required=True, help='a run folder whose data stage is done'); t.add_argument('--steps', type=int, default=80)
+    t.add_argument('--rounds', type=int, default=3); t.add_argument('--threads', type=int, default=2)
     for p in (s, g, t): p.add_argument('--out', help='CSV file to write the measurements to')
     a = ap.parse_args(); dict(stages=stages, galaxy10=galaxy10, throughput=throughput)[a.what](a)

@@ -10,7 +10,8 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['HEAP_MMAP_MB', 'atomic_path', 'atomic_write', 'file_lock', 'clean_stale_scratch', 'scratch_dir', 'nbs_dir',
            'heap_alloc', 'set_kernel_threads', 'error_text', 'read_results', 'update_results', 'transient', 'Record',
-           'save_record', 'load_record', 'mean_se', 'progress_prefix', 'progress', 'eta_text']
+           'save_record', 'load_record', 'mean_se', 'short_repr', 'check_real', 'check_int', 'check_class_indices',
+           'progress_prefix', 'progress', 'eta_text']
 
 # %% ../nbs/00_core.ipynb #87f37fd4
 @contextlib.contextmanager
@@ -184,6 +185,65 @@ def mean_se(values) -> tuple[float, float, int]:
     m = sum(v) / len(v)
     se = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v)) if len(v) > 1 else float('nan')
     return m, se, len(v)
+
+# %% ../nbs/00_core.ipynb #51b9c37f
+import numbers
+import numpy as np
+
+def short_repr(v, n:int=60) -> str:
+    "`repr(v)` cut to `n` characters, for quoting a value in an error message"
+    r = repr(v); return r if len(r) <= n else r[:n] + '...'
+
+def check_real(name:str, # the argument's name, as the message gives it
+               v, # a Python or numpy real number, or a 0-d array or tensor
+               lo:float=-math.inf, # the smallest value allowed
+               hi:float=math.inf, # the largest value allowed
+               lo_open:bool=False, # `lo` itself is not allowed
+               hi_open:bool=False, # `hi` itself is not allowed
+               finite:bool=True, # NaN and infinities are refused
+              ) -> float:
+    "`v` as a float, or a TypeError (not a real number) or ValueError (NaN, infinite or outside the range) naming `name`"
+    if getattr(v, 'ndim', None) == 0 and hasattr(v, 'item'): v = v.item()
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {short_repr(v)}")
+    f = float(v)
+    if finite and not math.isfinite(f): raise ValueError(f"{name} must be a finite number, got {v}")
+    if not ((f > lo if lo_open else f >= lo) and (f < hi if hi_open else f <= hi)):
+        raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {v}")
+    return f
+
+def check_int(name:str, # the argument's name, as the message gives it
+              v, # a Python or numpy integer (not a bool, not a float)
+              lo:int|None=None, # the smallest value allowed
+              hi:int|None=None, # the largest value allowed
+             ) -> int:
+    "`v` as an int, or a TypeError (not an integer) or ValueError (outside lo..hi) naming `name`"
+    rng = (f" >= {lo}" if hi is None else f" in {lo}..{hi}") if lo is not None else (f" <= {hi}" if hi is not None else "")
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
+        raise TypeError(f"{name} must be an integer{rng}, got {type(v).__name__} {short_repr(v)}")
+    if (lo is not None and v < lo) or (hi is not None and v > hi): raise ValueError(f"{name} must be an integer{rng}, got {v}")
+    return int(v)
+
+def check_class_indices(name:str, # the argument's name, as the message gives it
+                        v, # labels: integers, integral floats or booleans (a list, array or tensor)
+                        K:int|None=None, # the number of classes: indices must be 0..K-1 (None: any >= 0)
+                        ndim:int|None=None, # the number of dimensions required (None: any)
+                       ) -> np.ndarray:
+    "`v` as an int64 array of class indices, or a TypeError (text, complex) or ValueError (fractions, NaN, outside 0..K-1, wrong ndim) naming `name`"
+    if hasattr(v, 'detach'): v = v.detach().cpu().numpy()
+    try: a = np.asarray(v)
+    except (TypeError, ValueError) as e: raise TypeError(f"{name} must be integer class indices, got {type(v).__name__} ({e})") from None
+    if ndim is not None and a.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array of class indices, got shape {a.shape}")
+    if a.dtype.kind == 'f':
+        bad = ~(np.isfinite(a) & (a == np.round(a)))
+        if bad.any(): raise ValueError(f"{name} must be integer class indices, got {a[bad][:3].tolist()}")
+    elif a.dtype.kind not in 'biu': raise TypeError(f"{name} must be integer class indices, got dtype {a.dtype}")
+    a = a.astype(np.int64)
+    bad = (a < 0) | (a >= K) if K is not None else a < 0
+    if bad.any(): raise ValueError(f"{name} must be class indices 0..{'' if K is None else K - 1}"
+                                   f"{'' if K is None else f' ({K} classes)'}, got {a[bad][:3].tolist()}")
+    return a
 
 # %% ../nbs/00_core.ipynb #42e86836
 _PROGRESS_PREFIX = []

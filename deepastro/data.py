@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch, h5py
 from .surveys import get_survey, get_pair, SurveyPair, PairFile, DomainFile, FLUX_UNITS
 from .simulate import draw_population, simulate_pair, class_names, check_population_params, ANOMALY_CLASSES
-from .core import atomic_path, scratch_dir, progress, progress_prefix, eta_text
+from .core import atomic_path, scratch_dir, progress, progress_prefix, eta_text, check_real, check_int
 
 # %% auto #0
 __all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_BLOCK', 'GALAXY10_SDSS_CLASSES', 'FILE_BLOCK',
@@ -18,17 +18,16 @@ __all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_B
            'dataset_key', 'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'FitsCutouts',
            'read_fits_cutouts', 'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies', 'read_domain',
            'map_classes', 'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset',
-           'ArrayDataLoader', 'fit_scaler', 'fits_in_memory', 'memory_budget_gb', 'take_rows', 'PairData', 'DataResult',
-           'run_data']
+           'ArrayDataLoader', 'prefetched', 'fit_scaler', 'fits_in_memory', 'memory_budget_gb', 'take_rows', 'PairData',
+           'DataResult', 'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
 class DataError(ValueError):
     "A data file or array is not what deepastro expects"
 
 def check_n_bands(n_bands):
-    "`n_bands` must be None or a positive integer (a ValueError naming it otherwise)"
-    if n_bands is not None and (isinstance(n_bands, bool) or not isinstance(n_bands, (int, np.integer)) or n_bands < 1):
-        raise ValueError(f"n_bands must be a positive integer (or None: any), got {n_bands!r}")
+    "`n_bands` must be None or an integer >= 1 (an error naming it otherwise)"
+    if n_bands is not None: check_int('n_bands', n_bands, 1)
 
 def check_shape(shape:tuple, source:str='images', n_bands:int|None=None) -> tuple:
     "Validate the shape of an (N, bands, H, W) image array, and its band count if given"
@@ -222,14 +221,20 @@ class FileImages:
 
     def read(self, idx) -> np.ndarray:
         "Images at positions `idx` as a float32 array, without the transform"
-        r = self._pos(idx); single = np.ndim(r) == 0; r = np.atleast_1d(r)
-        u, inv = np.unique(r, return_inverse=True)
+        r = self._pos(idx); single = np.ndim(r) == 0; r = np.atleast_1d(r).reshape(-1)
+        order = np.argsort(r, kind='stable'); u = r[order]            # the file's rows in file order ...
+        if len(u) > 1 and (u[1:] == u[:-1]).any():                     # ... read once each
+            u, inv = np.unique(r, return_inverse=True); order = None
         a = self._array(); out = np.empty((len(u), *self.file_shape[1:]), np.float32)
+        direct = hasattr(a, 'read_direct') and not self.channels_last and self.dtype == np.float32
         for s, e in _runs(u):
+            dest = np.arange(s, e) if order is None else order[s:e]    # ... and put where they were asked for
+            if direct and u[e - 1] - u[s] == e - s - 1 and dest[-1] - dest[0] == e - s - 1 and (np.diff(dest) == 1).all():
+                a.read_direct(out, np.s_[u[s]:u[e - 1] + 1], np.s_[dest[0]:dest[-1] + 1]); continue
             block = np.asarray(a[u[s]:u[e - 1] + 1])[u[s:e] - u[s]]
-            out[s:e] = np.moveaxis(block, -1, 1) if self.channels_last else block
+            out[dest] = np.moveaxis(block, -1, 1) if self.channels_last else block
         if self.scale != 1: out *= np.float32(self.scale)
-        out = out[inv.reshape(-1)]
+        if order is None: out = out[inv.reshape(-1)]                   # rows asked for more than once
         return out[0] if single else out
 
     def __getitem__(self, idx) -> torch.Tensor:
@@ -238,7 +243,8 @@ class FileImages:
             x = self[idx[0]]; return x[idx[1:]] if x.ndim == 3 else x[(slice(None),) + idx[1:]]
         x = torch.from_numpy(self.read(idx))
         if self.transform is None: return x
-        return self.transform(x[None])[0] if x.ndim == 3 else self.transform(x)
+        kw = dict(inplace=True) if getattr(self.transform, 'scales_in_place', False) else {}     # x is a fresh copy: scaled where it lies
+        return self.transform(x[None], **kw)[0] if x.ndim == 3 else self.transform(x, **kw)
 
 # %% ../nbs/02_data.ipynb #53f37709
 def block_order(n:int, # positions 0..n-1
@@ -275,7 +281,7 @@ def make_pair_dataset(pair, n:int, out_dir, seed:int=0, population:dict|None=Non
     "Simulate (or reuse) the source and target datasets of `pair`; returns {'source': path, 'target': path}"
     p = get_pair(pair)
     if isinstance(p, PairFile): return make_file_pair_dataset(p, n, out_dir, seed, force, verbose)   # a pair of files (see below)
-    if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_int('n (galaxies per domain)', n, 1)
     pop_params = check_population_params({**p.population, **(population or {}), 'anomaly_fraction': anomaly_fraction})
     key = dataset_key(pair=p.name, n=n, seed=seed, population=pop_params, stamp=p.stamp, version=FORMAT,
                       **(dict(block=SIM_BLOCK) if n > SIM_BLOCK else {}))
@@ -455,7 +461,7 @@ def overlap_matrix(n_in:int, # input pixels along the axis
                   ) -> np.ndarray:
     "(n_out, n_in) weights: the fraction of input pixel i that lies in output pixel j, both grids centred on one point"
     for name, v in (('n_in', n_in), ('n_out', n_out)):
-        if not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_int(name, v, 1)
     for name, v in (('scale_in', scale_in), ('scale_out', scale_out)):
         if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and v > 0):
             raise ValueError(f"{name} (arcsec/pixel) must be a positive number, got {v!r}")
@@ -600,7 +606,7 @@ def make_file_pair_dataset(p:PairFile, # the pair
                           ) -> dict:
     "The domains of pair file `p` on its common grid, as deepastro datasets: {'source': path, 'target': path}"
     import dataclasses
-    if not isinstance(n, (int, np.integer)) or n < 1: raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_int('n (galaxies per domain)', n, 1)
     bad = [d for d in domains if d not in ('source', 'target')]
     if bad or not domains: raise ValueError(f"domains must be among 'source' and 'target', got {domains!r}")
     key = dataset_key(pair=dataclasses.asdict(p), n=n, seed=seed, version=FORMAT,
@@ -648,9 +654,7 @@ class ArcsinhScaler:
                  softening:float=0.85, # arcsinh(softening x / p_hi): larger values stretch the faint end more
                  standardize:bool=True, # then subtract each band's mean and divide by its standard deviation
                 ):
-        for k, v in (('lo', lo), ('hi', hi), ('softening', softening)):
-            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
-                raise ValueError(f"{k} must be a finite number, got {v!r}")
+        for k, v in (('lo', lo), ('hi', hi), ('softening', softening)): check_real(k, v)
         if not 0 <= lo < hi <= 100: raise ValueError(f"percentiles lo and hi must satisfy 0 <= lo < hi <= 100, got lo={lo}, hi={hi}")
         if softening <= 0: raise ValueError(f"softening must be > 0, got {softening}")
         self.lo, self.hi, self.softening, self.standardize = lo, hi, softening, standardize
@@ -660,8 +664,7 @@ class ArcsinhScaler:
         "Fit per-band percentiles on `images` (N, bands, H, W), on a random subsample of pixels"
         a = check_images(images, 'scaler.fit')
         if len(a) == 0: raise DataError("scaler.fit: no images to fit on (0 images)")
-        if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 2:
-            raise ValueError(f"max_pixels must be an integer >= 2 (pixels per band sampled for the fit), got {max_pixels!r}")
+        check_int('max_pixels (pixels per band sampled for the fit)', max_pixels, 2)
         flat = np.moveaxis(a, 1, 0).reshape(a.shape[1], -1)
         if flat.shape[1] > max_pixels:
             flat = flat[:, np.random.default_rng(seed).choice(flat.shape[1], max_pixels, replace=False)]
@@ -673,20 +676,32 @@ class ArcsinhScaler:
             self.mean, self.std = y.mean(0).numpy(), y.std(0).clamp_min(1e-8).numpy()
         return self
 
-    def _stretch(self, t):
-        lo = torch.as_tensor(self.p_lo).view(1, -1, 1, 1); hi = torch.as_tensor(self.p_hi).view(1, -1, 1, 1)
-        return (torch.asinh(self.softening * torch.maximum(torch.minimum(t, hi), lo) / hi) + 1) / 2
+    def _stretch(self, t, inplace:bool=False, standardize:bool=False):
+        "(asinh(softening clip(t, p_lo, p_hi) / p_hi) + 1) / 2 (then standardized), step by step in one tensor (a window of images is hundreds of MB)"
+        v = lambda a: torch.as_tensor(np.asarray(a, np.float32)).view(1, -1, 1, 1)
+        lo, hi = v(self.p_lo), v(self.p_hi)
+        y = torch.clamp(t, lo, hi, out=t) if inplace else torch.clamp(t, lo, hi).contiguous()
+        y.mul_(v(self.softening / self.p_hi))
+        if y.device.type == 'cpu' and y.is_contiguous() and not y.requires_grad:
+            a = y.numpy(); np.arcsinh(a, out=a)          # numpy's vectorised arcsinh: several times torch's on a CPU
+        else: y.asinh_()
+        if not standardize: return y.add_(1).mul_(0.5)
+        return y.mul_(v(0.5 / self.std)).add_(v((0.5 - self.mean) / self.std))      # ((y + 1) / 2 - mean) / std
 
-    def __call__(self, images):
-        "Scale images (numpy or torch, (N, bands, H, W))"
+    scales_in_place = True   # __call__ takes inplace=True (what `FileImages` asks for the copies it reads)
+
+    def __call__(self, images, # (N, bands, H, W), numpy or torch
+                 inplace:bool=False, # scale a float32 tensor in its own memory (one the caller made and will not use again)
+                ) -> torch.Tensor:
+        "Scale images: the arcsinh stretch, then standardized per band"
         if self.p_hi is None: raise RuntimeError("ArcsinhScaler used before fit")
         t = torch.as_tensor(images, dtype=torch.float32)
         if t.ndim != 4 or t.shape[1] != len(self.p_hi):
             raise DataError(f"scaler fitted for {len(self.p_hi)} bands, got images of shape {tuple(t.shape)}")
-        if not torch.isfinite(t).all(): raise DataError(f"scaler: {int((~torch.isfinite(t)).sum())} NaN/inf pixels in the images to scale")
-        y = self._stretch(t)
-        if not self.standardize: return y
-        return (y - torch.as_tensor(self.mean).view(1, -1, 1, 1)) / torch.as_tensor(self.std).view(1, -1, 1, 1)
+        if not torch.isfinite(t.sum()):      # one pass, no mask; a sum that overflows is checked pixel by pixel
+            bad = int((~torch.isfinite(t)).sum())
+            if bad: raise DataError(f"scaler: {bad} NaN/inf pixels in the images to scale")
+        return self._stretch(t, inplace and t.dtype == torch.float32, self.standardize)
 
     def to_dict(self):
         d = dict(lo=self.lo, hi=self.hi, softening=self.softening, standardize=self.standardize,
@@ -717,8 +732,7 @@ def stratified_split(labels, fractions=(0.7, 0.15, 0.15), seed:int=0) -> dict:
     except (TypeError, ValueError): raise TypeError(f"fractions must be three numbers, got {fractions!r}") from None
     if len(fr) != 3 or not all(math.isfinite(f) and f >= 0 for f in fr) or abs(sum(fr) - 1) > 1e-6:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, got {fractions}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_int('seed', seed, 0)
     rng = np.random.default_rng(seed); out = dict(train=[], valid=[], test=[])
     for c in np.unique(labels):
         idx = rng.permutation(np.where(labels == c)[0]); n = len(idx)
@@ -772,10 +786,9 @@ class ArrayDataLoader(DataLoader):
         idxs = list(samps if samps is not None else self.get_idxs())
         end = len(idxs) - (len(idxs) % self.bs if self.drop_last else 0)
         step = self.bs * (WINDOW if self.from_file else 1)     # a file is read a window of batches at a time
-        for w in range(0, end, step):
-            iw = torch.tensor(idxs[w:min(w + step, end)])
-            if len(iw) == 0: break
-            xw = self.x[iw]
+        windows = [torch.tensor(idxs[w:min(w + step, end)]) for w in range(0, end, step)]
+        read = prefetched(self.x.__getitem__, windows) if self.from_file else (self.x[iw] for iw in windows)
+        for iw, xw in zip(windows, read):                      # the next window is read while this one trains
             for j in range(0, len(iw), self.bs):
                 b, x = iw[j:j + self.bs], xw[j:j + self.bs]
                 if self.augment: x = dihedral(x, torch.randint(0, 8, (len(b),), generator=self.gen))
@@ -790,6 +803,20 @@ class ArrayDataLoader(DataLoader):
     def __len__(self):
         n = self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
         return max(n, 0)
+
+# %% ../nbs/02_data.ipynb #7dc607e1
+def prefetched(read, # called with each key, in a background thread
+               keys:list, # what to read, in order
+              ):
+    "Yield `read(k)` for each of `keys`, reading the next one in a background thread while the caller works on this one"
+    if not keys: return
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(1, thread_name_prefix='deepastro-read') as ex:
+        nxt = ex.submit(read, keys[0])
+        for i in range(len(keys)):
+            x = nxt.result()                  # an error while reading is raised here, in the caller
+            if i + 1 < len(keys): nxt = ex.submit(read, keys[i + 1])
+            yield x
 
 # %% ../nbs/02_data.ipynb #eebf743a
 FIT_IMAGES = 1000   # training images the scaler's percentiles are fitted on, at most

@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_debias.ipynb #6443f3d0
 from __future__ import annotations
-import math, numbers, time
+import math, time
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -18,7 +18,7 @@ from .simulate import draw_population, observed_properties, simulate
 from .data import (DataError, FORMAT, ArcsinhScaler, ArrayDataLoader, save_dataset, load_dataset, dataset_key,
                             stratified_split,
                             DatasetWriter, FileImages, read_meta, take_rows, fits_in_memory, fit_scaler, SIM_BLOCK, block_status)
-from .core import Record, transient, save_record, scratch_dir, progress, progress_prefix
+from .core import Record, transient, save_record, scratch_dir, progress, progress_prefix, check_real, check_int
 from .models import arch_slug, create_model, predict, fit_one_cycle, training_learner
 
 # %% auto #0
@@ -51,12 +51,6 @@ def debias_catalogue(n:int, pair:str='sdss-decals', smooth_fraction:float=0.4, s
     return pd.concat([pop, observed_properties(pop, s, draw_fwhm(s, n, np.random.default_rng(seed + 1)))], axis=1)
 
 # %% ../nbs/07_debias.ipynb #7e99c100
-def _real(name:str, v, finite:bool=True) -> float:
-    "`v` as a float, or a TypeError/ValueError naming `name`"
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real): raise TypeError(f"{name} must be a real number, got {v!r}")
-    if finite and not math.isfinite(v): raise ValueError(f"{name} must be finite, got {v}")
-    return float(v)
-
 def _tensor(name:str, v) -> torch.Tensor:
     "`v` as a float32 tensor, or a TypeError naming `name`"
     try: t = torch.as_tensor(v, dtype=torch.float32)
@@ -66,9 +60,7 @@ def _tensor(name:str, v) -> torch.Tensor:
 class LabelBias:
     "True `flip[0]` galaxies labelled `flip[1]` with probability exp(-alpha^2 / (2 theta(m)^2)), theta(m) = theta exp(gamma (m - mag_ref))"
     def __init__(self, theta:float, gamma:float=0., mag_ref:float=17., classes=DEBIAS_CLASSES, flip=('disk', 'smooth')):
-        th = _real('theta', theta, finite=False)
-        if not (math.isfinite(th) and th >= 0): raise ValueError(f"theta must be a finite number >= 0, got {theta}")
-        _real('gamma', gamma); _real('mag_ref', mag_ref)
+        check_real('theta', theta, lo=0); check_real('gamma', gamma); check_real('mag_ref', mag_ref)
         if isinstance(classes, str) or not isinstance(classes, (tuple, list)):
             raise TypeError(f"classes must be a tuple or list of class names, got {classes!r}")
         if len(classes) < 2 or len(set(classes)) != len(classes): raise ValueError(f"classes must name at least two different classes, got {classes!r}")
@@ -183,12 +175,6 @@ def _best(name:str, best:dict|None) -> str:
     if b not in ('min', 'max'): raise ValueError(f"best quality of {name!r} must be 'min' or 'max', got {b!r}")
     return b
 
-def _count(name:str, v, lo:int) -> int:
-    "`v` as an int >= `lo`, or a TypeError/ValueError naming `name`"
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)): raise TypeError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
-    return int(v)
-
 def _columns(name:str, cols) -> tuple:
     "Column names: a string is one column"
     if cols is None: return ()
@@ -226,8 +212,8 @@ def _bias_L(Xi, O, R, best, n_bins, depth, min_per_bin):
 def bias_metric(table:pd.DataFrame, assign, intrinsic=INTRINSIC, observables=OBSERVABLES, n_bins:int=20, depth:int=7,
                 min_per_bin:int=5, n_boot:int=0, best:dict|None=None, seed:int=0) -> dict:
     "Bias L of the class `assign`ments (labels or probabilities) of the objects in `table` (Cabrera-Vives et al. 2018)"
-    n_bins, depth = _count('n_bins', n_bins, 1), _count('depth', depth, 0)
-    min_per_bin, n_boot = _count('min_per_bin', min_per_bin, 1), _count('n_boot', n_boot, 0)
+    n_bins, depth = check_int('n_bins', n_bins, 1), check_int('depth', depth, 0)
+    min_per_bin, n_boot = check_int('min_per_bin', min_per_bin, 1), check_int('n_boot', n_boot, 0)
     intrinsic, observables = _columns('intrinsic', intrinsic), _columns('observables', observables)
     _check_table(table, list(intrinsic) + list(observables))
     if not observables: raise ValueError("bias metric needs at least one observable")
@@ -264,8 +250,8 @@ def auto_depth(n:int, per_bin:int=100, max_depth:int=7) -> int:
 def fit_label_bias(table:pd.DataFrame, labels, intrinsic=INTRINSIC, depth:int|None=None, smooth:int=1,
                    alpha_col:str='alpha') -> dict:
     "Maximum-likelihood theta and intrinsic smooth fractions from labels and resolution, per k-d-tree intrinsic bin"
-    if depth is not None: depth = _count('depth', depth, 0)
-    if isinstance(smooth, (bool, np.bool_)) or smooth not in (0, 1): raise ValueError(f"smooth must be the class index 0 or 1, got {smooth!r}")
+    if depth is not None: depth = check_int('depth', depth, 0)
+    check_int('smooth (the index of the smooth class)', smooth, 0, 1)
     intrinsic = _columns('intrinsic', intrinsic)
     _check_table(table, list(intrinsic) + [alpha_col])
     y = np.asarray(labels)
@@ -338,7 +324,7 @@ class DebiasLoss:
 def make_debias_dataset(pair:str, n:int, out_dir, smooth_fraction:float=0.4, seed:int=0, force:bool=False) -> Path:
     "Simulate (or reuse) `n` disk/smooth galaxies through the source survey of `pair`; the HDF5 path"
     p = get_pair(pair)
-    if not isinstance(n, (int, np.integer)) or n < 10: raise ValueError(f"n must be an integer >= 10, got {n!r}")
+    check_int('n (galaxies)', n, 10)
     key = dataset_key(study='debias', pair=p.name, n=n, seed=seed, smooth_fraction=smooth_fraction, stamp=p.stamp, version=FORMAT,
                       **(dict(block=SIM_BLOCK) if n > SIM_BLOCK else {}))
     path = Path(out_dir) / f'debias_{p.name}_{key}.h5'

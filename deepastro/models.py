@@ -21,7 +21,7 @@ from fastai.callback.core import Callback
 from fastcore.foundation import L
 from dataclasses import dataclass, field
 from .data import ArcsinhScaler
-from .core import atomic_write, heap_alloc, scratch_dir, Record, transient, save_record, load_record, progress, eta_text
+from .core import atomic_write, heap_alloc, scratch_dir, Record, transient, save_record, load_record, progress, eta_text, check_class_indices
 
 # %% auto #0
 __all__ = ['ARCHS', 'MODEL_FORMAT', 'LatentModel', 'ConvNet', 'ResNet18', 'ArchError', 'parse_arch', 'arch_slug', 'timm_network',
@@ -285,21 +285,11 @@ def predict(model:nn.Module, x:torch.Tensor, bs:int=512):
             logits.append(model(x[i:i + bs]).float()); lat.append(latent_of(model).float())
     return torch.cat(logits), torch.cat(lat)
 
-def _class_indices(name:str, v, K:int) -> np.ndarray:
-    "`v` as a 1-D integer array of class indices 0..K-1 (booleans and integral floats converted)"
-    a = np.asarray(v)
-    if a.ndim != 1: raise ValueError(f"classification_metrics: {name} must be a 1-D array of class indices, got shape {a.shape}")
-    if a.dtype.kind == 'b' or (a.dtype.kind == 'f' and (np.isfinite(a) & (a == np.round(a))).all()): a = a.astype(np.int64)
-    if a.dtype.kind not in 'iu': raise TypeError(f"classification_metrics: {name} must be integer class indices, got dtype {a.dtype}")
-    bad = (a < 0) | (a >= K)
-    if bad.any(): raise ValueError(f"classification_metrics: {name} must be class indices 0..{K - 1} ({K} classes), got {a[bad][0]}")
-    return a
-
 def classification_metrics(y_true, y_pred, classes) -> dict:
     "Accuracy, per-class precision/recall/F1 and the confusion matrix"
     K = len(classes)
     if K == 0 or len(set(classes)) != K: raise ValueError(f"classification_metrics: classes must be distinct names (at least one), got {list(classes)}")
-    y_true, y_pred = _class_indices('y_true', y_true, K), _class_indices('y_pred', y_pred, K)
+    y_true, y_pred = check_class_indices('y_true', y_true, K, ndim=1), check_class_indices('y_pred', y_pred, K, ndim=1)
     if len(y_true) != len(y_pred): raise ValueError(f"classification_metrics: y_true and y_pred lengths differ ({len(y_true)} vs {len(y_pred)})")
     cm = np.zeros((K, K), np.int64)
     np.add.at(cm, (y_true, y_pred), 1)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/04_perturb.ipynb #dfbed331
 from __future__ import annotations
-import math, numbers, time
+import math, time
 from dataclasses import dataclass
 import numpy as np, torch
 from torch import nn
@@ -13,7 +13,7 @@ from .surveys import get_survey
 from .simulate import noise_variance
 from .surveys import kolmogorov_mtf
 from .data import check_images
-from .core import heap_alloc, progress, eta_text
+from .core import heap_alloc, progress, eta_text, short_repr, check_real, check_int, check_class_indices
 
 # %% auto #0
 __all__ = ['FRAME', 'CLIPPED_SHARE', 'MIN_SKY_SHARE', 'MAX_COSMIC_RATE', 'ImageNoise', 'image_noise', 'measure_noise',
@@ -26,37 +26,6 @@ def _images(images, n_bands:int|None=None, name:str='images') -> torch.Tensor:
     "A float32 tensor (N, bands, H, W) of finite pixels, or a clear error"
     check_images(images, name, n_bands)
     return torch.as_tensor(images, dtype=torch.float32)
-
-def _short(v, n:int=60) -> str:
-    r = repr(v); return r if len(r) <= n else r[:n] + '...'
-
-def _real(name:str, v) -> float:
-    "`v` as a float if it is a real number (Python or numpy, or a 0-d array or tensor), else TypeError naming `name`"
-    if isinstance(v, (np.ndarray, torch.Tensor)) and v.ndim == 0: v = v.item()
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {type(v).__name__} {_short(v)}")
-    return float(v)
-
-def _in_range(name:str, v, lo, hi, lo_open:bool=False, hi_open:bool=False) -> float:
-    "`v` as a float: TypeError naming `name` unless it is a real number, ValueError unless lo <= v <= hi (open ends where asked)"
-    f = _real(name, v)
-    ok = (f > lo if lo_open else f >= lo) and (f < hi if hi_open else f <= hi)
-    if not ok:
-        raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {v}")
-    return f
-
-def _finite(name:str, v) -> float:
-    "`v` as a float if it is a finite real number, else TypeError / ValueError naming `name`"
-    f = _real(name, v)
-    if not math.isfinite(f): raise ValueError(f"{name} must be a finite number, got {v}")
-    return f
-
-def _integer(name:str, v, lo:int) -> int:
-    "`v` as an int if it is an integer >= lo (a Python or numpy integer, not a bool or a float), else TypeError / ValueError naming `name`"
-    if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {lo}, got {type(v).__name__} {_short(v)}")
-    if v < lo: raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
-    return int(v)
 
 def _gen(seed:int) -> torch.Generator: return torch.Generator().manual_seed(int(seed))
 
@@ -94,7 +63,7 @@ class ImageNoise:
             self.sky_level = torch.as_tensor(self.sky_level, dtype=torch.float32).reshape(-1, self.n_bands)
             if not torch.isfinite(self.sky_level).all() or len(self.sky_level) not in (1, len(self)):
                 raise ValueError(f"sky_level must be finite, one row or one per image ({len(self)}), got shape {tuple(self.sky_level.shape)}")
-        if self.pixel_scale is not None: _in_range('pixel_scale (arcsec/pixel)', self.pixel_scale, 0, math.inf, lo_open=True, hi_open=True)
+        if self.pixel_scale is not None: check_real('pixel_scale (arcsec/pixel)', self.pixel_scale, 0, math.inf, lo_open=True, hi_open=True)
 
     @property
     def n_bands(self) -> int: return self.sky_sigma.shape[1]
@@ -166,7 +135,7 @@ def measure_noise(images, # (N, bands, H, W) in a linear unit, or a display stre
     "Blank-sky level and noise of each image and band from its outer frame: 1.4826 MAD, or the upper half's width where the sky is clipped"
     x = _images(images); N, C, H, W = x.shape
     if N == 0: raise ValueError("images: an empty batch (N = 0); no sky noise can be measured without images")
-    _in_range('frame (share of the stamp side)', frame, 0, 0.5, lo_open=True, hi_open=True)
+    check_real('frame (share of the stamp side)', frame, 0, 0.5, lo_open=True, hi_open=True)
     m = torch.zeros(H, W, dtype=torch.bool); bh, bw = max(1, round(frame * H)), max(1, round(frame * W))
     m[:bh] = m[-bh:] = True; m[:, :bw] = m[:, -bw:] = True
     f = x[:, :, m]                                           # (N, bands, frame pixels)
@@ -222,7 +191,7 @@ def degrade_exposure(images, # (N, bands, H, W) in the unit of `noise`
                      seed:int=0, # of the added noise
                     ) -> torch.Tensor:
     "Images as if observed for `factor` of the exposure time: noise of variance sigma^2(f) (1/factor - 1) added"
-    _in_range('factor (fraction of the exposure time)', factor, 0, 1, lo_open=True)
+    check_real('factor (fraction of the exposure time)', factor, 0, 1, lo_open=True)
     nz = image_noise(noise)
     x = _images(images, nz.n_bands)
     var = nz.variance(x) * (1 / factor - 1)
@@ -232,9 +201,9 @@ def degrade_exposure(images, # (N, bands, H, W) in the unit of `noise`
 def _fwhm(name:str, v) -> np.ndarray:
     "PSF FWHMs (arcsec) as a float64 array of finite values >= 0, or a clear error naming `name`"
     a = np.asarray(v)
-    if a.dtype.kind not in 'iuf': raise TypeError(f"{name} must be a number or an array of numbers (arcsec), got {type(v).__name__} {_short(v)}")
+    if a.dtype.kind not in 'iuf': raise TypeError(f"{name} must be a number or an array of numbers (arcsec), got {type(v).__name__} {short_repr(v)}")
     a = a.astype(float)
-    if not np.isfinite(a).all() or (a < 0).any(): raise ValueError(f"{name} (arcsec) must be finite and >= 0, got {_short(v)}")
+    if not np.isfinite(a).all() or (a < 0).any(): raise ValueError(f"{name} (arcsec) must be finite and >= 0, got {short_repr(v)}")
     return a
 
 def kernel_fwhm(fwhm_from, fwhm_to):
@@ -288,8 +257,8 @@ MAX_COSMIC_RATE = 100_000   # tracks per image at most: far more than cover any 
 
 def hot_pixels(images, fraction:float, value=None, seed:int=0) -> torch.Tensor:
     "A `fraction` of pixels (each band independently) set to `value` (default: the image's maximum in that band)"
-    _in_range('fraction', fraction, 0, 1)
-    if value is not None: _finite('value', value)
+    check_real('fraction', fraction, 0, 1)
+    if value is not None: check_real('value', value)
     x = _images(images).clone()
     m = torch.rand(x.shape, generator=_gen(seed)) < fraction
     v = x.amax((2, 3), keepdim=True).expand_as(x) if value is None else torch.full_like(x, float(value))
@@ -298,17 +267,17 @@ def hot_pixels(images, fraction:float, value=None, seed:int=0) -> torch.Tensor:
 
 def dead_pixels(images, fraction:float, value:float=0., seed:int=0) -> torch.Tensor:
     "A `fraction` of pixels (each band independently) set to `value` (no signal: 0 after sky subtraction)"
-    _in_range('fraction', fraction, 0, 1)
-    _finite('value', value)
+    check_real('fraction', fraction, 0, 1)
+    check_real('value', value)
     x = _images(images).clone()
     x[torch.rand(x.shape, generator=_gen(seed)) < fraction] = float(value)
     return x
 
 def cosmic_rays(images, rate:float, amplitude:float, max_length:int=8, seed:int=0) -> torch.Tensor:
     "On average `rate` straight tracks per image, each in one band, adding `amplitude` to each of its 1..max_length pixels"
-    _in_range('rate (tracks per image)', rate, 0, MAX_COSMIC_RATE)
-    _in_range('amplitude', amplitude, 0, math.inf, hi_open=True)
-    if not isinstance(max_length, (int, np.integer)) or max_length < 1: raise ValueError(f"max_length must be a positive integer, got {max_length}")
+    check_real('rate (tracks per image)', rate, 0, MAX_COSMIC_RATE)
+    check_real('amplitude', amplitude, 0, math.inf, hi_open=True)
+    check_int('max_length (pixels per track)', max_length, 1)
     x = _images(images).clone(); N, C, H, W = x.shape
     g = _gen(seed)
     n = torch.poisson(torch.full((N,), float(rate)), generator=g).long()
@@ -330,7 +299,7 @@ def saturate(images, level) -> torch.Tensor:
     x = _images(images)
     try: lv = torch.as_tensor(level, dtype=torch.float32).reshape(1, -1, 1, 1)
     except (TypeError, ValueError, RuntimeError):
-        raise TypeError(f"level (saturation) must be a number or one per band, got {type(level).__name__} {_short(level)}") from None
+        raise TypeError(f"level (saturation) must be a number or one per band, got {type(level).__name__} {short_repr(level)}") from None
     if lv.shape[1] not in (1, x.shape[1]):
         raise ValueError(f"level (saturation) must be one number or one per band ({x.shape[1]}), got {lv.shape[1]} values")
     if not torch.isfinite(lv).all(): raise ValueError(f"saturation level must be finite, got {level}")
@@ -338,13 +307,13 @@ def saturate(images, level) -> torch.Tensor:
 
 def quantize(images, q:float=4., sigma=None, dither:bool=True, seed:int=0) -> torch.Tensor:
     "Values rounded to steps of sigma/q (sigma: the per-image, per-band noise, estimated if not given), fpack-style"
-    _in_range('q (noise sigma per quantisation step)', q, 0, math.inf, lo_open=True, hi_open=True)
+    check_real('q (noise sigma per quantisation step)', q, 0, math.inf, lo_open=True, hi_open=True)
     x = _images(images)
     if sigma is None: s = noise_sigma(x)
     else:
         try: s = torch.as_tensor(sigma, dtype=torch.float32)
         except (TypeError, ValueError, RuntimeError):
-            raise TypeError(f"sigma must be a number or an array of numbers, got {type(sigma).__name__} {_short(sigma)}") from None
+            raise TypeError(f"sigma must be a number or an array of numbers, got {type(sigma).__name__} {short_repr(sigma)}") from None
         try: s = s.expand(x.shape[:2])
         except RuntimeError:
             raise ValueError(f"sigma must be a number, one per band ({x.shape[1]}) or (images, bands) = {tuple(x.shape[:2])}, "
@@ -495,16 +464,6 @@ def _distinct3(shape, P:int, gen):
     i = torch.arange(P).view(1, P)
     return [(i + 1 + a) % P for a in (a1, a2, a3)]
 
-def _class_indices(name:str, v) -> torch.Tensor:
-    "Integer class indices `v` as a long tensor; text, fractions or NaN/inf: TypeError / ValueError naming `name`"
-    try: t = torch.as_tensor(v)
-    except (TypeError, ValueError, RuntimeError): raise TypeError(f"{name} must be integer class indices, got {type(v).__name__} {_short(v)}") from None
-    if t.dtype == torch.bool or t.is_complex(): raise TypeError(f"{name} must be integer class indices, got dtype {t.dtype}")
-    if t.is_floating_point():
-        bad = ~(torch.isfinite(t) & (t == t.round()))
-        if bad.any(): raise ValueError(f"{name} must be integer class indices, got {t[bad][:3].tolist()}")
-    return t.long()
-
 def _attack_bounds(bounds, x:torch.Tensor) -> tuple:
     "Pixel-value bounds (lo, hi), each (B, bands): the images' own range per band, or `bounds` checked"
     B, C = x.shape[:2]
@@ -517,7 +476,7 @@ def _attack_bounds(bounds, x:torch.Tensor) -> tuple:
     out = []
     for name, b in zip(('lo', 'hi'), pair):
         try: t = torch.as_tensor(b, dtype=torch.float32)
-        except (TypeError, ValueError, RuntimeError): raise TypeError(f"{want}; {name} is {type(b).__name__} {_short(b)}") from None
+        except (TypeError, ValueError, RuntimeError): raise TypeError(f"{want}; {name} is {type(b).__name__} {short_repr(b)}") from None
         try: t = t.expand(B, C).clone()
         except RuntimeError: raise ValueError(f"{want}; {name} has shape {tuple(t.shape)}") from None
         if not torch.isfinite(t).all(): raise ValueError(f"{want}; {name} has NaN/inf values")
@@ -528,12 +487,12 @@ def _attack_bounds(bounds, x:torch.Tensor) -> tuple:
 
 def _check_attack_args(model, x, labels, targets, k, popsize, F_, max_gen, max_queries, success, engine, chunk):
     if len(x) == 0: raise ValueError("one_pixel_attack: no images to attack (an empty batch was given)")
-    if not isinstance(k, (int, np.integer)) or k < 1: raise ValueError(f"k (pixels changed) must be a positive integer, got {k}")
-    if not isinstance(popsize, (int, np.integer)) or popsize < 4: raise ValueError(f"popsize must be an integer >= 4, got {popsize}")
-    _in_range('F (differential weight)', F_, 0, 2, lo_open=True)
-    _integer('max_gen (generations)', max_gen, 0)
-    _integer('chunk (candidates per forward pass)', chunk, 1)
-    if max_queries is not None: _integer('max_queries', max_queries, 0)
+    check_int('k (pixels changed)', k, 1)
+    check_int('popsize', popsize, 4)
+    check_real('F (differential weight)', F_, 0, 2, lo_open=True)
+    check_int('max_gen (generations)', max_gen, 0)
+    check_int('chunk (candidates per forward pass)', chunk, 1)
+    if max_queries is not None: check_int('max_queries', max_queries, 0)
     if max_queries is not None and max_queries < popsize: raise ValueError(f"max_queries ({max_queries}) must allow one population ({popsize})")
     if success not in ('reference', 'misclassify'): raise ValueError(f"success must be 'reference' or 'misclassify', got {success!r}")
     if engine not in ('auto', 'local', 'full'): raise ValueError(f"engine must be 'auto', 'local' or 'full', got {engine!r}")
@@ -557,8 +516,8 @@ def one_pixel_attack(model:nn.Module, images, labels, targets=None, k:int=1, bou
     "Differential-evolution k-pixel attack on `images` (model units) of classes `labels`; towards `targets` if given; `what` names it in progress lines"
     x = _images(images)
     B, C, H, W = x.shape
-    labels = _class_indices('labels', labels)
-    targets = None if targets is None else _class_indices('targets', targets)
+    labels = torch.as_tensor(check_class_indices('labels', labels))
+    targets = None if targets is None else torch.as_tensor(check_class_indices('targets', targets))
     was_training = model.training; model.eval()
     try:
         _check_attack_args(model, x, labels, targets, k, popsize, F, max_gen, max_queries, success, engine, chunk)

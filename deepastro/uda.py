@@ -16,7 +16,7 @@ from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 from .data import ArrayDataLoader, PairData, DataError, make_pair_dataset, take_rows
-from .core import scratch_dir, atomic_write, Record, transient, save_record, progress
+from .core import scratch_dir, atomic_write, Record, transient, save_record, progress, check_int
 from .models import arch_slug, create_model, latent_of, fit_one_cycle, training_learner
 from .da import TargetFeed, LossTerm, gap_share
 from .evaluate import open_set_metrics, cluster_unknowns, auroc
@@ -116,8 +116,7 @@ class UDAData:
             for c in names:
                 if c in seen: raise DataError(f"class {c!r} is both {seen[c]} and {g}")
                 seen[c] = g
-        if not isinstance(n_labelled, (int, np.integer)) or n_labelled < 0:
-            raise ValueError(f"n_labelled must be an integer >= 0, got {n_labelled!r}")
+        check_int('n_labelled', n_labelled, 0)
         U, SP, TP = groups['unknown'], groups['source_private'], groups['target_private']
         taxonomy = list(data.classes)
         self.shared = [c for c in taxonomy if c not in seen]
