@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #9fe971ca
 from __future__ import annotations
-import os, json, math, time, tempfile, contextlib, dataclasses
+import os, json, math, time, tempfile, contextlib, dataclasses, socket, glob, errno
 from pathlib import Path
 
 # %% auto #0
@@ -14,17 +14,30 @@ __all__ = ['HEAP_MMAP_MB', 'atomic_path', 'atomic_write', 'file_lock', 'clean_st
            'progress_prefix', 'progress', 'eta_text']
 
 # %% ../nbs/00_core.ipynb #87f37fd4
+def _pid_alive(pid:int) -> bool:
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True     # another user's process
+    return True
+
 @contextlib.contextmanager
 def atomic_path(path # the file to write
                ):
     "A temporary path beside `path` to write to; it becomes `path` when the block ends without error, and is removed otherwise"
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + '.', suffix='.tmp', dir=path.parent); os.close(fd)
+    me = f"{socket.gethostname()}-"
+    for q in path.parent.glob(f"{glob.escape(path.name)}.{glob.escape(me)}*.tmp"):     # left by a writer that was killed
+        pid = q.name[len(path.name) + 1 + len(me):].split('.')[0]
+        if pid.isdigit() and not _pid_alive(int(pid)): q.unlink(missing_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f"{path.name}.{me}{os.getpid()}.", suffix='.tmp', dir=path.parent); os.close(fd)
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp): os.remove(tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise OSError(e.errno, f"{path}: could not be written ({os.strerror(e.errno)}): free some disk space or raise "
+                                   "the file-size limit; nothing was kept") from None
         raise
 
 def atomic_write(path, # the file to write
@@ -47,12 +60,6 @@ def file_lock(path):
         finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 # %% ../nbs/00_core.ipynb #30e775fa
-def _pid_alive(pid:int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True     # another user's process
-    return True
-
 def clean_stale_scratch(prefix:str='deepastro-') -> list[Path]:
     "Delete scratch folders left by processes that ended without their exit handlers (killed, `os._exit`)"
     import shutil

@@ -12,12 +12,12 @@ from .core import read_results, update_results, atomic_write, error_text, set_ke
 # %% auto #0
 __all__ = ['STAGES', 'PARAM_RANGES', 'STAGE_GB', 'BUILTIN_ARCHS', 'SUMMARY_COLUMNS', 'Stage', 'register_stage', 'stage_closure',
            'read_params', 'pair_params', 'notebook_parameters', 'stage_parameters', 'check_overrides', 'pair_name',
-           'run_folder', 'stage_key', 'RunDirError', 'check_run_dir', 'stage_files', 'execute_stage_notebook',
-           'run_stage', 'load_run', 'headline', 'write_tables', 'seeds_table', 'pair_seeds', 'write_seeds_table',
-           'default_jobs', 'run_dag', 'LiveStatus', 'data_shape', 'check_runs', 'run_pairs', 'run_pair', 'load_runs',
-           'write_run_report', 'summary_rows', 'summary', 'write_summary_csv', 'measured_records', 'measured_pairs',
-           'seeds_frame', 'main', 'publish', 'pair_task', 'make_client', 'run_pairs_dask', 'readme_text',
-           'write_readme']
+           'run_folder', 'stage_key', 'RunDirError', 'check_run_dir', 'file_damage', 'damaged_outputs', 'check_outputs',
+           'stage_files', 'execute_stage_notebook', 'run_stage', 'load_run', 'headline', 'write_tables', 'seeds_table',
+           'pair_seeds', 'write_seeds_table', 'default_jobs', 'run_dag', 'LiveStatus', 'run_lock', 'data_shape',
+           'check_runs', 'run_pairs', 'run_pair', 'load_runs', 'write_run_report', 'summary_rows', 'summary',
+           'write_summary_csv', 'measured_records', 'measured_pairs', 'seeds_frame', 'main', 'publish', 'pair_task',
+           'make_client', 'run_pairs_dask', 'readme_text', 'write_readme']
 
 # %% ../nbs/09_pipeline.ipynb #cd36d486
 @dataclasses.dataclass(frozen=True)
@@ -160,9 +160,12 @@ def stage_key(run_dir, stage:str, params:dict) -> str:
 class RunDirError(ValueError): "A run folder this version of deepastro must not write into"
 
 def check_run_dir(run_dir, force:bool=False):
-    "Refuse a run folder whose results were written by another deepastro version (unless `force`), or one we cannot write"
+    "Refuse a run folder whose results were written by another deepastro version or are damaged (unless `force`), or one we cannot write"
     from deepastro import __version__
-    r = read_results(run_dir)
+    try: r = read_results(run_dir)
+    except ValueError as e:
+        if not force: raise RunDirError(f"{e}; or run again with --force to set it aside and recompute every stage") from None
+        p = Path(run_dir) / 'results.json'; p.rename(p.with_name(f"results.json.damaged-{time.strftime('%Y%m%dT%H%M%S')}")); r = {}
     if r and not force:
         v = r.get('deepastro_version', 'an unknown (older) version')
         if v != __version__:
@@ -172,6 +175,43 @@ def check_run_dir(run_dir, force:bool=False):
     while not p.exists(): p = p.parent          # the nearest folder that exists must be a writable folder
     if not p.is_dir(): raise RunDirError(f"cannot write into {p}: it is a file, not a folder (for the run folder {run_dir})")
     if not os.access(p, os.W_OK | os.X_OK): raise RunDirError(f"cannot write into {p} (for the run folder {run_dir})")
+
+# %% ../nbs/09_pipeline.ipynb #6a689d39
+def _record_paths(d) -> list[str]:
+    "Every string in a record's section that names a data or model file"
+    if isinstance(d, dict): return [p for v in d.values() for p in _record_paths(v)]
+    if isinstance(d, list): return [p for v in d for p in _record_paths(v)]
+    return [d] if isinstance(d, str) and d.endswith(('.h5', '.hdf5', '.pth', '.npy')) else []
+
+def file_damage(path) -> str:
+    "Why the data or model file `path` cannot be read ('' when it can)"
+    path = Path(path)
+    if not path.exists(): return 'missing'
+    try:
+        if path.suffix in ('.h5', '.hdf5'):
+            import h5py
+            with h5py.File(path, 'r') as f:
+                if 'images' in f: f['images'].shape
+        elif path.suffix == '.pth':
+            import zipfile
+            with zipfile.ZipFile(path) as z:
+                bad = z.testzip()
+                if bad: return f'damaged (its part {bad} fails its CRC check)'
+        elif path.suffix == '.npy': __import__('numpy').load(path, mmap_mode='r')
+    except Exception as e: return f'damaged ({type(e).__name__}: {str(e).splitlines()[0][:160]})'
+    return ''
+
+def damaged_outputs(run_dir, stage:str) -> list[tuple[Path, str]]:
+    "(file, why) of each file that `stage` of `run_dir` recorded or saved and that is missing or damaged"
+    run_dir = Path(run_dir)
+    paths = [Path(p) for p in _record_paths(read_results(run_dir).get(stage) or {})]
+    return [(p, why) for p in dict.fromkeys(paths + sorted((run_dir / 'models').glob(f'{stage}_*.pth'))) if (why := file_damage(p))]
+
+def check_outputs(run_dir, stage:str):
+    "A RunDirError naming the first file that the finished `stage` of `run_dir` wrote and that is missing or damaged"
+    for p, why in damaged_outputs(run_dir, stage)[:1]:
+        raise RunDirError(f"{p}: {why}, but the {stage} stage that wrote it is recorded as done in {run_dir / 'results.json'}: "
+                                  "run again with --force to make it again")
 
 # %% ../nbs/09_pipeline.ipynb #ae275b7e
 @contextlib.contextmanager
@@ -239,6 +279,7 @@ def run_stage(pair:str, stage:str, runs_dir='runs', overrides:dict|None=None, fo
     done = read_results(run_dir).get('stages', {}).get(stage)
     label = f"{pair_name(pair)}/seed-{seed}"
     if not force and done and done.get('params_hash') == key and done.get('status') == 'done':
+        check_outputs(run_dir, stage)
         log(f"[{label}] {stage:10s} skipped (done with these parameters and inputs)"); return 'skipped'
     try: why = st.reason(pair, params)      # says why instead of failing for lack of what the stage needs
     except Exception:
@@ -247,6 +288,8 @@ def run_stage(pair:str, stage:str, runs_dir='runs', overrides:dict|None=None, fo
         update_results(run_dir, 'stages', lambda s: {**(s or {}), stage: dict(status='not applicable', reason=why,
                                                                              notebook=st.notebook, params_hash=key)})
         log(f"[{label}] {stage:10s} not applicable: {why}"); return 'not applicable'
+    for p, why in damaged_outputs(run_dir, stage):        # made again, never reused (a dataset is reused by its name)
+        if why != 'missing': log(f"[{label}] {stage:10s} removing {p}: {why}"); p.unlink(missing_ok=True)
     t0 = time.perf_counter()
     try: execute_stage_notebook(nb, run_dir / st.notebook, params, run_dir, stage, kernel)
     except Exception as e:
@@ -391,6 +434,26 @@ class LiveStatus:
         "Print `msg` above the live lines"
         self.clear(); self.out.write(msg + '\n'); self.out.flush()
 
+# %% ../nbs/09_pipeline.ipynb #973d1a59
+@contextlib.contextmanager
+def run_lock(run_dirs:list):
+    "Hold each run folder's `run.lock` while the block runs; a RunDirError naming the folder and its holder if another process has it"
+    try: import fcntl
+    except ImportError: fcntl = None         # no flock: no lock (as `core.file_lock`)
+    import socket
+    with contextlib.ExitStack() as stack:
+        for rd in dict.fromkeys(Path(r) for r in run_dirs):
+            rd.mkdir(parents=True, exist_ok=True)
+            f = stack.enter_context(open(rd / 'run.lock', 'a+'))
+            if fcntl is None: continue
+            try: fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                f.seek(0); who = f.read().strip() or 'another process'
+                raise RunDirError(f"{rd} is in use by another deepastro run ({who}): wait for it to finish, "
+                                  "or use another --runs-dir") from None
+            f.seek(0); f.truncate(); f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"); f.flush()
+        yield
+
 # %% ../nbs/09_pipeline.ipynb #0355ab8e
 def _limit_threads(n:int):
     "Worker-process initialiser: the kernels it starts use `n` threads (OpenMP and MKL read these at start)"
@@ -452,7 +515,8 @@ def run_pairs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=False
     say = live.log if live else log
     say(f"{len(runs)} run(s) of {', '.join(map(pair_name, pairs))}: {jobs} stage(s) at a time, {threads} thread(s) each; "
         f"logs in {Path(runs_dir).resolve()}/<pair>/seed-<N>/logs/")
-    with cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context('spawn'), initializer=_limit_threads, initargs=(threads,)) as ex:
+    with run_lock([folder(l) for l in label]), \
+         cf.ProcessPoolExecutor(jobs, mp_context=mp.get_context('spawn'), initializer=_limit_threads, initargs=(threads,)) as ex:
         out = run_dag(list(label), lambda l, s: ex.submit(_stage_task, *label[l], s, str(runs_dir), overrides, force, quick, kernel, dict(STAGES)),
                       jobs, say, stages, tick=(lambda running: live.show(live.lines(running, folder))) if live else None)
     if live: live.clear()
@@ -472,7 +536,8 @@ def run_pair(pair:str, runs_dir='runs', overrides:dict|None=None, force:bool=Fal
     overrides = {**(overrides or {}), **({} if seed is None else dict(seed=seed))}
     check_runs([pair], runs_dir, overrides, force, quick, stages=stages)
     (p, s), = _runs([pair], None, overrides, quick)
-    for stage in stage_closure(stages): run_stage(pair, stage, runs_dir, overrides, force, quick, kernel, log, seed=s)
+    with run_lock([run_folder(runs_dir, p, s)]):
+        for stage in stage_closure(stages): run_stage(pair, stage, runs_dir, overrides, force, quick, kernel, log, seed=s)
     write_tables(run_folder(runs_dir, p, s))
     return load_run(run_folder(runs_dir, p, s))
 

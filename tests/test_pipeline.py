@@ -2,7 +2,7 @@
 import json, subprocess, sys
 from pathlib import Path
 import nbformat, pytest, papermill as pm
-from conftest import ROOT, NBS
+from conftest import ROOT, NBS, _cli, _comparable
 
 def test_papermill_parameters_take_effect(tmp_path):
     "Run the data stage for another pair, size and seed; the run's outputs must show all three"
@@ -32,10 +32,6 @@ def test_robustness_stage_unpaired_pair(tmp_path):
         r = res['models'][m]
         assert 0 <= r['target']['accuracy'] <= 1 and 'noisy' not in r['latent'] and 'perturbed' in r['latent']
     assert (run / 'figures' / 'isomaps.png').exists() and not (run / 'figures' / 'church_windows.png').exists()
-
-def _cli(*args, cwd):
-    code = 'import sys; from deepastro.pipeline import main; sys.exit(main(sys.argv[1:]))'
-    return subprocess.run([sys.executable, '-c', code, *args], cwd=cwd, capture_output=True, text=True)
 
 def test_cli_lists_pairs(tmp_path):
     r = _cli('pairs', cwd=tmp_path)
@@ -75,13 +71,6 @@ def test_cli_unwritable_runs_dir(tmp_path):
     r = _cli('run', 'lsst-y10-y1', '--runs-dir', str(tmp_path / 'a-file' / 'runs'), cwd=tmp_path)
     assert r.returncode == 2 and 'cannot write into' in r.stderr and 'not a folder' in r.stderr, r.stderr
     assert (tmp_path / 'a-file').read_text() == 'x' 
-
-@pytest.fixture(scope='module')
-def quick_run(tmp_path_factory):
-    "The quick main job from the checkout, beside a pair whose data stage fails: (runs folder, first result of the command)"
-    tmp_path = tmp_path_factory.mktemp('quick')
-    bad = tmp_path / 'sdss-decals' / 'seed-0'; bad.mkdir(parents=True); (bad / 'data').write_text('a file where the data folder should be')
-    return tmp_path, _cli('run', 'sdss-decals', 'lsst-y10-y1', '--quick', '--runs-dir', str(tmp_path), '--jobs', '2', cwd=tmp_path)
 
 def test_cli_quick_run_and_resume(quick_run):
     """A small run of the main job: executed notebooks, logs, records, tables, figures, summary; a second call skips
@@ -129,12 +118,6 @@ def test_cli_quick_run_and_resume(quick_run):
     r2 = _cli(*args, cwd=tmp_path)
     assert r2.returncode == 0 and r2.stdout.count('finished') == len(STAGES), r2.stdout
     assert all(json.loads((run / 'results.json').read_text())['stages'][s]['seconds'] == res['stages'][s]['seconds'] for s in STAGES)
-
-def _comparable(d):
-    "A record's dictionary without what differs between two identical runs: wall-clock times and file paths"
-    if isinstance(d, dict): return {k: _comparable(v) for k, v in d.items() if 'seconds' not in k and k != 'files'}
-    if isinstance(d, list): return [_comparable(v) for v in d]
-    return d
 
 def test_installed_wheel_runs_the_quick_pipeline(quick_run, tmp_path):
     """`pip install` of a built wheel (not editable, outside the checkout) runs `deepastro run lsst-y10-y1 --quick` (its
