@@ -16,13 +16,13 @@ from deepastro.surveys import get_pair, get_survey
 from deepastro.simulate import (draw_population, render_noiseless, add_noise, simulate_pair, galsim_reference,
                                 compare_with_galsim)
 
-NO_GALSIM = ['arm_amp', 'tail_frac', 'lens_theta_e']                      # profiles GalSim has no model for
+NO_GALSIM = ['arm_amp', 'tail_frac', 'theta_e_arcsec']                      # profiles GalSim has no model for
 EXTRAS = ['bar_frac', 'clump_frac', 'comp_flux_ratio', 'nb_flux_ratio']   # everything but bulge and disk
 
 def population(pair, n, plain, seed=0):
     p = get_pair(pair)
     pop = draw_population(n, p.taxonomy, p.population, seed=seed)
-    pop = pop[pop.lens_theta_e == 0].reset_index(drop=True)
+    pop = pop[pop.theta_e_arcsec == 0].reset_index(drop=True)
     pop[NO_GALSIM] = 0.
     if plain: pop[EXTRAS] = 0.; pop['n_clumps'] = 0
     return pop

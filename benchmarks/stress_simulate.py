@@ -17,7 +17,7 @@ def sersic_row(n, hlr_arcsec, q, pa, z=0.1):
     row = draw_population(1, 'three', seed=0).iloc[0].copy()
     for k in row.index:
         if k not in ('class_name', 'label', 'z', 'M_r', 'seed') and not k.startswith(('gr_', 'ri_', 'iz_')): row[k] = 0
-    row.z, row.M_r, row.pa = z, -21., pa
+    row.z, row.M_r, row.pa_rad = z, -21., pa
     row.bt, row.n_bulge, row.q_bulge, row.re_bulge_kpc = 1., n, q, hlr_arcsec * float(kpc_per_arcsec(z))
     return row
 

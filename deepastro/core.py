@@ -193,7 +193,7 @@ def mean_se(values) -> tuple[float, float, int]:
     se = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1) / len(v)) if len(v) > 1 else float('nan')
     return m, se, len(v)
 
-# %% ../nbs/00_core.ipynb #51b9c37f
+# %% ../nbs/00_core.ipynb #a5519224
 import numbers
 import numpy as np
 
@@ -219,6 +219,8 @@ def check_real(name:str, # the argument's name, as the message gives it
         raise ValueError(f"{name} must be in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}, got {v}")
     return f
 
+
+# %% ../nbs/00_core.ipynb #e912f43c
 def check_int(name:str, # the argument's name, as the message gives it
               v, # a Python or numpy integer (not a bool, not a float)
               lo:int|None=None, # the smallest value allowed
@@ -231,6 +233,8 @@ def check_int(name:str, # the argument's name, as the message gives it
     if (lo is not None and v < lo) or (hi is not None and v > hi): raise ValueError(f"{name} must be an integer{rng}, got {v}")
     return int(v)
 
+
+# %% ../nbs/00_core.ipynb #a0dd4bbc
 def check_class_indices(name:str, # the argument's name, as the message gives it
                         v, # labels: integers, integral floats or booleans (a list, array or tensor)
                         K:int|None=None, # the number of classes: indices must be 0..K-1 (None: any >= 0)

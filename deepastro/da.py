@@ -50,6 +50,7 @@ def _samples(fn:str, x, y) -> tuple[torch.Tensor, torch.Tensor]:
            (torch.isfinite(y).all(), f"{fn}: sample y has NaN or infinite values"))
     return x, y
 
+# %% ../nbs/05_da.ipynb #d1852d9c
 def _bandwidths(x, y, bandwidths):
     if isinstance(bandwidths, str) and bandwidths != 'median':
         raise ValueError(f"bandwidths must be 'median' or positive numbers, got {bandwidths!r}")
@@ -82,8 +83,13 @@ def mmd2(x:torch.Tensor, y:torch.Tensor, bandwidths=MMD_BANDWIDTHS, estimator:st
     raise ValueError(f"unknown MMD estimator {estimator!r}; use 'biased' or 'linear'")
 
 # %% ../nbs/05_da.ipynb #a749ebb1
-def class_mmd2(xs:torch.Tensor, ys:torch.Tensor, xt:torch.Tensor, pt:torch.Tensor, bandwidths='median',
-               min_mass:float=1.) -> torch.Tensor:
+def class_mmd2(xs:torch.Tensor, # source latents (n, d), finite (a tensor or a numpy array)
+               ys:torch.Tensor, # integer class labels of `xs` (n,), 0..K-1
+               xt:torch.Tensor, # target latents (m, d), the same d
+               pt:torch.Tensor, # target class probabilities (m, K), each row in [0, 1] summing to 1 (not back-propagated)
+               bandwidths='median', # Gaussian kernel variances s in exp(-d^2 / 2s), squared latent units: positive numbers, or 'median' (0.25 to 4 x the batch's median squared distance)
+               min_mass:float=1., # a class counts only when its target probabilities sum to at least this (in images) and the source batch has one of it
+              ) -> torch.Tensor:
     "Mean over classes of the MMD^2 between source latents of class k and target latents weighted by pt[:, k]"
     xs, ys, xt, pt = (_tensor('class_mmd2', n, v) for n, v in (('xs', xs), ('ys', ys), ('xt', xt), ('pt', pt)))
     if (xs.ndim != 2 or xt.ndim != 2 or xs.shape[1] != xt.shape[1] or ys.ndim != 1 or len(ys) != len(xs) or pt.ndim != 2
@@ -194,6 +200,7 @@ class _TermValue(Metric):
     @property
     def name(self): return self.cb.term_name
 
+# %% ../nbs/05_da.ipynb #50149344
 class LossTerm(Callback):
     "Base class: adds weight x term() to the training loss and records the term per epoch"
     order, term_name = 10, 'term'
@@ -408,6 +415,7 @@ def gap_share(da, # target test accuracy of the adapted model (a number or an ar
     with np.errstate(divide='ignore', invalid='ignore'):
         return np.where(oracle > baseline, (da - baseline) / (oracle - baseline), np.nan)
 
+# %% ../nbs/05_da.ipynb #acdee63d
 @dataclass
 class DAResult(Record):
     "The DA stage's record: each recipe's adapted model on both test sets, beside the baseline and the oracle"

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os, copy, json, hashlib, tempfile, time, math, contextlib
 from pathlib import Path
 import numpy as np, pandas as pd, torch, h5py
+from fastcore.basics import patch
 from .surveys import get_survey, get_pair, SurveyPair, PairFile, DomainFile, FLUX_UNITS
 from .simulate import draw_population, simulate_pair, class_names, check_population_params, ANOMALY_CLASSES
 from .core import atomic_path, scratch_dir, progress, progress_prefix, eta_text, check_real, check_int
@@ -18,7 +19,7 @@ __all__ = ['FORMAT', 'CHUNK_BYTES', 'FLOAT16_MAX', 'MAX_GAP', 'MAX_SPAN', 'SIM_B
            'dataset_key', 'make_pair_dataset', 'read_galaxy10', 'read_deepadversaries', 'FitsCutouts',
            'read_fits_cutouts', 'overlap_matrix', 'resample', 'match_bands', 'to_nanomaggies', 'read_domain',
            'map_classes', 'make_file_pair_dataset', 'ArcsinhScaler', 'stratified_split', 'dihedral', 'ArrayDataset',
-           'ArrayDataLoader', 'prefetched', 'fit_scaler', 'fits_in_memory', 'memory_budget_gb', 'take_rows', 'PairData',
+           'ArrayDataLoader', 'prefetched', 'fit_scaler', 'memory_budget_gb', 'fits_in_memory', 'take_rows', 'PairData',
            'DataResult', 'run_data']
 
 # %% ../nbs/02_data.ipynb #738eac34
@@ -58,6 +59,7 @@ def _version():
         from deepastro import __version__; return __version__
     except Exception: return 'unknown'
 
+# %% ../nbs/02_data.ipynb #0587c2c8
 class DatasetWriter:
     "A deepastro HDF5 dataset written block by block: the images need never be in memory all at once"
     def __init__(self, path, # the file; it appears only when the writer closes without error
@@ -72,31 +74,6 @@ class DatasetWriter:
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_path(self.path))
         self.f = self._stack.enter_context(h5py.File(tmp, 'w'))     # closed before the rename (last in, first out)
-        return self
-
-    def append(self, images, # (N, bands, H, W) fluxes (or display values) of N galaxies
-               meta:pd.DataFrame, # their N metadata rows
-              ):
-        "Add a block of images and their metadata rows; checked for finite pixels, one image shape and one row per image"
-        where = f"{self.path} (rows {self.n}..{self.n + len(images) - 1})"
-        a = check_images(np.asarray(images, dtype=np.float32), where)
-        if len(meta) != len(a): raise DataError(f"{self.path}: {len(a)} images but {len(meta)} metadata rows")
-        dup = sorted({c for c in meta.columns if list(meta.columns).count(c) > 1})
-        if dup: raise DataError(f"{self.path}: metadata columns {dup} appear more than once")
-        if self.metas and list(meta.columns) != list(self.metas[0].columns):
-            raise DataError(f"{where}: metadata columns {list(meta.columns)} differ from the first block's {list(self.metas[0].columns)}")
-        if self.ds is None:
-            rows = int(max(1, CHUNK_BYTES // (np.prod(a.shape[1:]) * np.dtype(self.dtype).itemsize)))
-            self.ds = self.f.create_dataset('images', (0, *a.shape[1:]), self.dtype, maxshape=(None, *a.shape[1:]),
-                                            chunks=(rows, *a.shape[1:]))
-        elif a.shape[1:] != self.ds.shape[1:]:
-            raise DataError(f"{where}: images of shape {a.shape[1:]} after images of shape {self.ds.shape[1:]}")
-        if self.dtype == 'float16':
-            big = float(np.abs(a).max(initial=0))
-            if big > FLOAT16_MAX: raise DataError(f"{where}: pixel value {big:g} does not fit float16 (max {FLOAT16_MAX:g}): store float32")
-            h = a.astype(np.float16); self.err2 += float(np.square(h.astype(np.float64) - a).sum()); a = h
-        self.ds.resize(self.n + len(a), axis=0); self.ds[self.n:] = a
-        self.n += len(a); self.metas.append(meta.reset_index(drop=True))
         return self
 
     def _finish(self):
@@ -118,6 +95,34 @@ class DatasetWriter:
             except BaseException as e: self._stack.__exit__(type(e), e, e.__traceback__); raise
         return self._stack.__exit__(typ, val, tb)
 
+# %% ../nbs/02_data.ipynb #40bbdb83
+@patch
+def append(self:DatasetWriter, images, # (N, bands, H, W) fluxes (or display values) of N galaxies
+           meta:pd.DataFrame, # their N metadata rows
+          ):
+    "Add a block of images and their metadata rows; checked for finite pixels, one image shape and one row per image"
+    where = f"{self.path} (rows {self.n}..{self.n + len(images) - 1})"
+    a = check_images(np.asarray(images, dtype=np.float32), where)
+    if len(meta) != len(a): raise DataError(f"{self.path}: {len(a)} images but {len(meta)} metadata rows")
+    dup = sorted({c for c in meta.columns if list(meta.columns).count(c) > 1})
+    if dup: raise DataError(f"{self.path}: metadata columns {dup} appear more than once")
+    if self.metas and list(meta.columns) != list(self.metas[0].columns):
+        raise DataError(f"{where}: metadata columns {list(meta.columns)} differ from the first block's {list(self.metas[0].columns)}")
+    if self.ds is None:
+        rows = int(max(1, CHUNK_BYTES // (np.prod(a.shape[1:]) * np.dtype(self.dtype).itemsize)))
+        self.ds = self.f.create_dataset('images', (0, *a.shape[1:]), self.dtype, maxshape=(None, *a.shape[1:]),
+                                        chunks=(rows, *a.shape[1:]))
+    elif a.shape[1:] != self.ds.shape[1:]:
+        raise DataError(f"{where}: images of shape {a.shape[1:]} after images of shape {self.ds.shape[1:]}")
+    if self.dtype == 'float16':
+        big = float(np.abs(a).max(initial=0))
+        if big > FLOAT16_MAX: raise DataError(f"{where}: pixel value {big:g} does not fit float16 (max {FLOAT16_MAX:g}): store float32")
+        h = a.astype(np.float16); self.err2 += float(np.square(h.astype(np.float64) - a).sum()); a = h
+    self.ds.resize(self.n + len(a), axis=0); self.ds[self.n:] = a
+    self.n += len(a); self.metas.append(meta.reset_index(drop=True))
+    return self
+
+# %% ../nbs/02_data.ipynb #d97d104c
 def save_dataset(path, # the file
                  images, # (N, bands, H, W)
                  meta:pd.DataFrame, # N rows
@@ -162,16 +167,6 @@ def load_dataset(path, n_bands:int|None=None):
     return images, meta, prov
 
 # %% ../nbs/02_data.ipynb #d8aadf5a
-MAX_GAP = 16       # rows at most this far apart are read as one slice of the file
-MAX_SPAN = 512     # ... of at most this many rows
-
-def _runs(u:np.ndarray) -> list:
-    "Split sorted unique rows `u` into (start, stop) positions of runs read as one slice"
-    out, a = [], 0
-    for i in range(1, len(u) + 1):
-        if i == len(u) or u[i] - u[i - 1] > MAX_GAP or u[i] - u[a] >= MAX_SPAN: out.append((a, i)); a = i
-    return out
-
 class FileImages:
     "The (N, bands, H, W) images of a file, or some of its rows, read when indexed"
     def __init__(self, path, # a deepastro or Galaxy10 HDF5 file, or a .npy array
@@ -214,37 +209,52 @@ class FileImages:
     def _pos(self, idx):
         return self.rows[idx.numpy() if isinstance(idx, torch.Tensor) else idx]
 
-    def subset(self, idx # slice, integer array or boolean mask
-              ) -> FileImages:
-        "A view of some of these images; nothing is read"
-        v = copy.copy(self); v._f = None; v.rows = np.atleast_1d(self._pos(idx)); return v
+# %% ../nbs/02_data.ipynb #da7b0e07
+MAX_GAP = 16       # rows at most this far apart are read as one slice of the file
+MAX_SPAN = 512     # ... of at most this many rows
 
-    def read(self, idx) -> np.ndarray:
-        "Images at positions `idx` as a float32 array, without the transform"
-        r = self._pos(idx); single = np.ndim(r) == 0; r = np.atleast_1d(r).reshape(-1)
-        order = np.argsort(r, kind='stable'); u = r[order]            # the file's rows in file order ...
-        if len(u) > 1 and (u[1:] == u[:-1]).any():                     # ... read once each
-            u, inv = np.unique(r, return_inverse=True); order = None
-        a = self._array(); out = np.empty((len(u), *self.file_shape[1:]), np.float32)
-        direct = hasattr(a, 'read_direct') and not self.channels_last and self.dtype == np.float32
-        for s, e in _runs(u):
-            dest = np.arange(s, e) if order is None else order[s:e]    # ... and put where they were asked for
-            if direct and u[e - 1] - u[s] == e - s - 1 and dest[-1] - dest[0] == e - s - 1 and (np.diff(dest) == 1).all():
-                a.read_direct(out, np.s_[u[s]:u[e - 1] + 1], np.s_[dest[0]:dest[-1] + 1]); continue
-            block = np.asarray(a[u[s]:u[e - 1] + 1])[u[s:e] - u[s]]
-            out[dest] = np.moveaxis(block, -1, 1) if self.channels_last else block
-        if self.scale != 1: out *= np.float32(self.scale)
-        if order is None: out = out[inv.reshape(-1)]                   # rows asked for more than once
-        return out[0] if single else out
+def _runs(u:np.ndarray) -> list:
+    "Split sorted unique rows `u` into (start, stop) positions of runs read as one slice"
+    out, a = [], 0
+    for i in range(1, len(u) + 1):
+        if i == len(u) or u[i] - u[i - 1] > MAX_GAP or u[i] - u[a] >= MAX_SPAN: out.append((a, i)); a = i
+    return out
 
-    def __getitem__(self, idx) -> torch.Tensor:
-        "Images at positions `idx` (int, slice, integer array or tensor, boolean mask; then band and pixel indices) as a float32 tensor"
-        if isinstance(idx, tuple):      # rows first, then what a tensor takes: x[k, 1], x[:8, :, :32, :32]
-            x = self[idx[0]]; return x[idx[1:]] if x.ndim == 3 else x[(slice(None),) + idx[1:]]
-        x = torch.from_numpy(self.read(idx))
-        if self.transform is None: return x
-        kw = dict(inplace=True) if getattr(self.transform, 'scales_in_place', False) else {}     # x is a fresh copy: scaled where it lies
-        return self.transform(x[None], **kw)[0] if x.ndim == 3 else self.transform(x, **kw)
+@patch
+def read(self:FileImages, idx) -> np.ndarray:
+    "Images at positions `idx` as a float32 array, without the transform"
+    r = self._pos(idx); single = np.ndim(r) == 0; r = np.atleast_1d(r).reshape(-1)
+    order = np.argsort(r, kind='stable'); u = r[order]            # the file's rows in file order ...
+    if len(u) > 1 and (u[1:] == u[:-1]).any():                     # ... read once each
+        u, inv = np.unique(r, return_inverse=True); order = None
+    a = self._array(); out = np.empty((len(u), *self.file_shape[1:]), np.float32)
+    direct = hasattr(a, 'read_direct') and not self.channels_last and self.dtype == np.float32
+    for s, e in _runs(u):
+        dest = np.arange(s, e) if order is None else order[s:e]    # ... and put where they were asked for
+        if direct and u[e - 1] - u[s] == e - s - 1 and dest[-1] - dest[0] == e - s - 1 and (np.diff(dest) == 1).all():
+            a.read_direct(out, np.s_[u[s]:u[e - 1] + 1], np.s_[dest[0]:dest[-1] + 1]); continue
+        block = np.asarray(a[u[s]:u[e - 1] + 1])[u[s:e] - u[s]]
+        out[dest] = np.moveaxis(block, -1, 1) if self.channels_last else block
+    if self.scale != 1: out *= np.float32(self.scale)
+    if order is None: out = out[inv.reshape(-1)]                   # rows asked for more than once
+    return out[0] if single else out
+
+# %% ../nbs/02_data.ipynb #69025622
+@patch
+def __getitem__(self:FileImages, idx) -> torch.Tensor:
+    "Images at positions `idx` (int, slice, integer array or tensor, boolean mask; then band and pixel indices) as a float32 tensor"
+    if isinstance(idx, tuple):      # rows first, then what a tensor takes: x[k, 1], x[:8, :, :32, :32]
+        x = self[idx[0]]; return x[idx[1:]] if x.ndim == 3 else x[(slice(None),) + idx[1:]]
+    x = torch.from_numpy(self.read(idx))
+    if self.transform is None: return x
+    kw = dict(inplace=True) if getattr(self.transform, 'scales_in_place', False) else {}     # x is a fresh copy: scaled where it lies
+    return self.transform(x[None], **kw)[0] if x.ndim == 3 else self.transform(x, **kw)
+
+@patch
+def subset(self:FileImages, idx # slice, integer array or boolean mask
+          ) -> FileImages:
+    "A view of some of these images; nothing is read"
+    v = copy.copy(self); v._f = None; v.rows = np.atleast_1d(self._pos(idx)); return v
 
 # %% ../nbs/02_data.ipynb #53f37709
 def block_order(n:int, # positions 0..n-1
@@ -272,12 +282,21 @@ def block_status(k:int, # the block's number, from 0
     eta = eta_text(a, n, t0)
     return f"block {k + 1}/{-(-n // SIM_BLOCK)}{', ' + eta if eta else ''}: "
 
+# %% ../nbs/02_data.ipynb #af6924f2
 def dataset_key(**params) -> str:
     "Short hash of the parameters that determine a dataset"
     return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
-def make_pair_dataset(pair, n:int, out_dir, seed:int=0, population:dict|None=None, anomaly_fraction:float=0.,
-                      force:bool=False, verbose:bool=True) -> dict:
+# %% ../nbs/02_data.ipynb #d78c9da6
+def make_pair_dataset(pair, # a name in `SURVEY_PAIRS`, a `SurveyPair` or `PairFile`, or the path of a pair file (.yaml)
+                      n:int, # galaxies per domain, before the anomalies (a pair of files: at most this many)
+                      out_dir, # folder of the two HDF5 datasets
+                      seed:int=0, # fixes the population(s) and the images (a pair of files: the choice of galaxies)
+                      population:dict|None=None, # population parameters over the pair's own (see `POPULATION_DEFAULTS`; simulated pairs); None: the pair's
+                      anomaly_fraction:float=0., # f: round(f n) extra galaxies per anomaly class in each domain (simulated pairs)
+                      force:bool=False, # make the datasets again even if they exist
+                      verbose:bool=True, # print what was made or reused
+                     ) -> dict:
     "Simulate (or reuse) the source and target datasets of `pair`; returns {'source': path, 'target': path}"
     p = get_pair(pair)
     if isinstance(p, PairFile): return make_file_pair_dataset(p, n, out_dir, seed, force, verbose)   # a pair of files (see below)
@@ -311,10 +330,6 @@ def make_pair_dataset(pair, n:int, out_dir, seed:int=0, population:dict|None=Non
     return paths
 
 # %% ../nbs/02_data.ipynb #673c938d
-def _require(f, keys, path):
-    miss = [k for k in keys if k not in f]
-    if miss: raise DataError(f"{path}: missing dataset(s) {miss}; found {sorted(f.keys())}")
-
 GALAXY10_SDSS_CLASSES = ('disk_face_on_no_spiral', 'smooth_completely_round', 'smooth_in_between_round', 'smooth_cigar_shaped',
                          'disk_edge_on_rounded_bulge', 'disk_edge_on_boxy_bulge', 'disk_edge_on_no_bulge',
                          'disk_face_on_tight_spiral', 'disk_face_on_medium_spiral', 'disk_face_on_loose_spiral')   # Galaxy10 SDSS labels 0-9 (astroNN)
@@ -323,6 +338,11 @@ def _galaxy10_survey(bands) -> str|None:
     "Which Galaxy10 a file's declared bands name: 'decals' (g, r, z), 'sdss' (g, r, i) or None (not told)"
     b = set(bands or ())
     return 'decals' if 'z' in b else 'sdss' if 'i' in b else None
+
+# %% ../nbs/02_data.ipynb #fd2b162b
+def _require(f, keys, path):
+    miss = [k for k in keys if k not in f]
+    if miss: raise DataError(f"{path}: missing dataset(s) {miss}; found {sorted(f.keys())}")
 
 def read_galaxy10(path, # a Galaxy10 HDF5 file: 'images' (N, H, W, 3), 'ans' (labels 0-9)
                   survey:str|None=None, # 'sdss' or 'decals': whose classes the labels number (None: decals if the images are at least 128 pixels wide)
@@ -551,7 +571,8 @@ def map_classes(meta_s:pd.DataFrame, # source metadata (its `class_name` column)
                 meta_t:pd.DataFrame, # target metadata
                 classes:dict, # study class -> list of file class names (empty: the classes the files hold, the target's among the source's)
                 unknown=(), # study classes no one labels (anomalies: not trained on, looked for in the target)
-                names_s=(), names_t=(), # the class names each file can hold
+                names_s=(), # the class names the source file can hold (`read_domain`'s `class_names`)
+                names_t=(), # the class names the target file can hold
                 where:str='pair', # the pair file, for messages
                ) -> dict:
     "Study class names (known, then unknown), and per domain the rows kept and their study labels"
@@ -596,6 +617,7 @@ def _nmgy_per_electron(d:DomainFile, unit:str, n_bands:int, bands:list) -> list|
     per_unit = (10**(-0.4 * (np.broadcast_to(np.asarray(d.zero_point, float), (n_bands,)) - 22.5)) if unit == 'adu' else np.ones(n_bands))
     return [float(per_unit[b] / g[b]) for b in bands]
 
+# %% ../nbs/02_data.ipynb #2850173a
 def make_file_pair_dataset(p:PairFile, # the pair
                            n:int, # at most this many galaxies per domain (a seeded random choice)
                            out_dir, # where the two datasets go
@@ -660,6 +682,8 @@ class ArcsinhScaler:
         self.lo, self.hi, self.softening, self.standardize = lo, hi, softening, standardize
         self.p_lo = self.p_hi = None; self.mean = self.std = None
 
+    scales_in_place = True   # __call__ takes inplace=True (what `FileImages` asks for the copies it reads)
+
     def fit(self, images, max_pixels:int=2_000_000, seed:int=0):
         "Fit per-band percentiles on `images` (N, bands, H, W), on a random subsample of pixels"
         a = check_images(images, 'scaler.fit')
@@ -676,50 +700,56 @@ class ArcsinhScaler:
             self.mean, self.std = y.mean(0).numpy(), y.std(0).clamp_min(1e-8).numpy()
         return self
 
-    def _stretch(self, t, inplace:bool=False, standardize:bool=False):
-        "(asinh(softening clip(t, p_lo, p_hi) / p_hi) + 1) / 2 (then standardized), step by step in one tensor (a window of images is hundreds of MB)"
-        v = lambda a: torch.as_tensor(np.asarray(a, np.float32)).view(1, -1, 1, 1)
-        lo, hi = v(self.p_lo), v(self.p_hi)
-        y = torch.clamp(t, lo, hi, out=t) if inplace else torch.clamp(t, lo, hi).contiguous()
-        y.mul_(v(self.softening / self.p_hi))
-        if y.device.type == 'cpu' and y.is_contiguous() and not y.requires_grad:
-            a = y.numpy(); np.arcsinh(a, out=a)          # numpy's vectorised arcsinh: several times torch's on a CPU
-        else: y.asinh_()
-        if not standardize: return y.add_(1).mul_(0.5)
-        return y.mul_(v(0.5 / self.std)).add_(v((0.5 - self.mean) / self.std))      # ((y + 1) / 2 - mean) / std
+# %% ../nbs/02_data.ipynb #ddcf9c83
+@patch
+def _stretch(self:ArcsinhScaler, t, inplace:bool=False, standardize:bool=False):
+    "(asinh(softening clip(t, p_lo, p_hi) / p_hi) + 1) / 2 (then standardized), step by step in one tensor (a window of images is hundreds of MB)"
+    v = lambda a: torch.as_tensor(np.asarray(a, np.float32)).view(1, -1, 1, 1)
+    lo, hi = v(self.p_lo), v(self.p_hi)
+    y = torch.clamp(t, lo, hi, out=t) if inplace else torch.clamp(t, lo, hi).contiguous()
+    y.mul_(v(self.softening / self.p_hi))
+    if y.device.type == 'cpu' and y.is_contiguous() and not y.requires_grad:
+        a = y.numpy(); np.arcsinh(a, out=a)          # numpy's vectorised arcsinh: several times torch's on a CPU
+    else: y.asinh_()
+    if not standardize: return y.add_(1).mul_(0.5)
+    return y.mul_(v(0.5 / self.std)).add_(v((0.5 - self.mean) / self.std))      # ((y + 1) / 2 - mean) / std
 
-    scales_in_place = True   # __call__ takes inplace=True (what `FileImages` asks for the copies it reads)
+@patch
+def __call__(self:ArcsinhScaler, images, # (N, bands, H, W), numpy or torch
+             inplace:bool=False, # scale a float32 tensor in its own memory (one the caller made and will not use again)
+            ) -> torch.Tensor:
+    "Scale images: the arcsinh stretch, then standardized per band"
+    if self.p_hi is None: raise RuntimeError("ArcsinhScaler used before fit")
+    t = torch.as_tensor(images, dtype=torch.float32)
+    if t.ndim != 4 or t.shape[1] != len(self.p_hi):
+        raise DataError(f"scaler fitted for {len(self.p_hi)} bands, got images of shape {tuple(t.shape)}")
+    if not torch.isfinite(t.sum()):      # one pass, no mask; a sum that overflows is checked pixel by pixel
+        bad = int((~torch.isfinite(t)).sum())
+        if bad: raise DataError(f"scaler: {bad} NaN/inf pixels in the images to scale")
+    return self._stretch(t, inplace and t.dtype == torch.float32, self.standardize)
 
-    def __call__(self, images, # (N, bands, H, W), numpy or torch
-                 inplace:bool=False, # scale a float32 tensor in its own memory (one the caller made and will not use again)
-                ) -> torch.Tensor:
-        "Scale images: the arcsinh stretch, then standardized per band"
-        if self.p_hi is None: raise RuntimeError("ArcsinhScaler used before fit")
-        t = torch.as_tensor(images, dtype=torch.float32)
-        if t.ndim != 4 or t.shape[1] != len(self.p_hi):
-            raise DataError(f"scaler fitted for {len(self.p_hi)} bands, got images of shape {tuple(t.shape)}")
-        if not torch.isfinite(t.sum()):      # one pass, no mask; a sum that overflows is checked pixel by pixel
-            bad = int((~torch.isfinite(t)).sum())
-            if bad: raise DataError(f"scaler: {bad} NaN/inf pixels in the images to scale")
-        return self._stretch(t, inplace and t.dtype == torch.float32, self.standardize)
+# %% ../nbs/02_data.ipynb #efe5a0fb
+@patch
+def to_dict(self:ArcsinhScaler):
+    "The settings and fitted numbers as a JSON-serialisable dict (`ArcsinhScaler.from_dict` reads it back)"
+    d = dict(lo=self.lo, hi=self.hi, softening=self.softening, standardize=self.standardize,
+             p_lo=self.p_lo.tolist(), p_hi=self.p_hi.tolist())
+    if self.standardize: d.update(mean=self.mean.tolist(), std=self.std.tolist())
+    return d
 
-    def to_dict(self):
-        d = dict(lo=self.lo, hi=self.hi, softening=self.softening, standardize=self.standardize,
-                 p_lo=self.p_lo.tolist(), p_hi=self.p_hi.tolist())
-        if self.standardize: d.update(mean=self.mean.tolist(), std=self.std.tolist())
-        return d
-    @classmethod
-    def from_dict(cls, d):
-        s = cls(d['lo'], d['hi'], d['softening'], d.get('standardize', False))
-        s.p_lo = np.array(d['p_lo'], np.float32); s.p_hi = np.array(d['p_hi'], np.float32)
-        if s.standardize: s.mean = np.array(d['mean'], np.float32); s.std = np.array(d['std'], np.float32)
-        vals = dict(p_lo=s.p_lo, p_hi=s.p_hi, **(dict(mean=s.mean, std=s.std) if s.standardize else {}))
-        for k, v in vals.items():
-            if v.ndim != 1 or len(v) != len(s.p_hi) or not np.isfinite(v).all():
-                raise ValueError(f"scaler {k} must be {len(s.p_hi)} finite numbers (one per band), got {d[k]!r}")
-        if (s.p_hi <= 0).any(): raise ValueError(f"scaler p_hi must be positive, got {d['p_hi']}")
-        if s.standardize and (s.std <= 0).any(): raise ValueError(f"scaler std must be positive, got {d['std']}")
-        return s
+@patch(cls_method=True)
+def from_dict(cls:ArcsinhScaler, d):
+    "The scaler of a `to_dict` dict, checked: one finite number per band, positive `p_hi` and `std`"
+    s = cls(d['lo'], d['hi'], d['softening'], d.get('standardize', False))
+    s.p_lo = np.array(d['p_lo'], np.float32); s.p_hi = np.array(d['p_hi'], np.float32)
+    if s.standardize: s.mean = np.array(d['mean'], np.float32); s.std = np.array(d['std'], np.float32)
+    vals = dict(p_lo=s.p_lo, p_hi=s.p_hi, **(dict(mean=s.mean, std=s.std) if s.standardize else {}))
+    for k, v in vals.items():
+        if v.ndim != 1 or len(v) != len(s.p_hi) or not np.isfinite(v).all():
+            raise ValueError(f"scaler {k} must be {len(s.p_hi)} finite numbers (one per band), got {d[k]!r}")
+    if (s.p_hi <= 0).any(): raise ValueError(f"scaler p_hi must be positive, got {d['p_hi']}")
+    if s.standardize and (s.std <= 0).any(): raise ValueError(f"scaler std must be positive, got {d['std']}")
+    return s
 
 # %% ../nbs/02_data.ipynb #6c91efc8
 def stratified_split(labels, fractions=(0.7, 0.15, 0.15), seed:int=0) -> dict:
@@ -756,6 +786,7 @@ def dihedral(x:torch.Tensor, k:torch.Tensor) -> torch.Tensor:
         out[m] = torch.rot90(y, op % 4, dims=(-2, -1))
     return out
 
+# %% ../nbs/02_data.ipynb #9ab611f2
 class ArrayDataset:
     "Images (a tensor, or a `FileImages` read when indexed) and labels: what an `ArrayDataLoader` draws from"
     def __init__(self, x, y): self.x, self.y = x, y
@@ -763,13 +794,22 @@ class ArrayDataset:
     def __getitem__(self, i): return self.x[i], self.y[i]
     def new_empty(self): return ArrayDataset(self.x[:0], self.y[:0])
 
+# %% ../nbs/02_data.ipynb #5f50d614
 WINDOW = 8   # batches a file-backed loader reads at once (see `block_order`)
 
 class ArrayDataLoader(DataLoader):
     "fastai DataLoader over an image tensor or `FileImages`, drawing whole batches by index, with optional dihedral augmentation"
     n_inp = 1   # the images; labels and any `extra` per-image tensor are targets (loss_func(pred, y, *extra))
-    def __init__(self, x:torch.Tensor, y:torch.Tensor, bs:int=128, shuffle:bool=False, augment:bool=False,
-                 seed:int=0, drop_last:bool|None=None, extra:torch.Tensor|None=None, **kw):
+    def __init__(self, x:torch.Tensor, # (N, bands, H, W) images: a tensor, or a `FileImages` (then read `WINDOW` batches at a time)
+                 y:torch.Tensor, # (N,) labels
+                 bs:int=128, # batch size
+                 shuffle:bool=False, # a new seeded order each epoch (for a `FileImages`, by blocks of `bs` rows: see `block_order`)
+                 augment:bool=False, # one of the eight dihedral transforms (see `dihedral`), drawn at random, applied to each image
+                 seed:int=0, # seeds the shuffling and the augmentation
+                 drop_last:bool|None=None, # drop the last, incomplete batch; None: when shuffling
+                 extra:torch.Tensor|None=None, # (N, ...) one more per-image tensor, yielded as a second target (`loss_func(pred, y, extra)`); None: none
+                 **kw, # more fastai `DataLoader` arguments
+                ):
         if extra is not None and len(extra) != len(x):
             raise DataError(f"extra targets hold {len(extra)} rows for {len(x)} images")
         self.x, self.y, self.augment, self.extra = x, y, augment, extra
@@ -782,17 +822,6 @@ class ArrayDataLoader(DataLoader):
         if not self.shuffle: return list(range(self.n))
         if self.from_file: return block_order(self.n, self.bs, WINDOW, self.gen).tolist()   # contiguous reads
         return torch.randperm(self.n, generator=self.gen).tolist()
-    def create_batches(self, samps):
-        idxs = list(samps if samps is not None else self.get_idxs())
-        end = len(idxs) - (len(idxs) % self.bs if self.drop_last else 0)
-        step = self.bs * (WINDOW if self.from_file else 1)     # a file is read a window of batches at a time
-        windows = [torch.tensor(idxs[w:min(w + step, end)]) for w in range(0, end, step)]
-        read = prefetched(self.x.__getitem__, windows) if self.from_file else (self.x[iw] for iw in windows)
-        for iw, xw in zip(windows, read):                      # the next window is read while this one trains
-            for j in range(0, len(iw), self.bs):
-                b, x = iw[j:j + self.bs], xw[j:j + self.bs]
-                if self.augment: x = dihedral(x, torch.randint(0, 8, (len(b),), generator=self.gen))
-                yield (x, TensorCategory(self.y[b])) + (() if self.extra is None else (self.extra[b],))
     def new(self, dataset=None, x=None, y=None, **kw):
         "A loader like this one over `dataset` or over (x, y)"
         if dataset is not None: x, y = dataset.x, dataset.y
@@ -803,6 +832,21 @@ class ArrayDataLoader(DataLoader):
     def __len__(self):
         n = self.n // self.bs if self.drop_last else math.ceil(self.n / self.bs)
         return max(n, 0)
+
+# %% ../nbs/02_data.ipynb #5c704e8a
+@patch
+def create_batches(self:ArrayDataLoader, samps):
+    "Batches of `samps` (None: this epoch's order): read a window of `WINDOW` batches at a time from a `FileImages`, the next while this one trains"
+    idxs = list(samps if samps is not None else self.get_idxs())
+    end = len(idxs) - (len(idxs) % self.bs if self.drop_last else 0)
+    step = self.bs * (WINDOW if self.from_file else 1)     # a file is read a window of batches at a time
+    windows = [torch.tensor(idxs[w:min(w + step, end)]) for w in range(0, end, step)]
+    read = prefetched(self.x.__getitem__, windows) if self.from_file else (self.x[iw] for iw in windows)
+    for iw, xw in zip(windows, read):                      # the next window is read while this one trains
+        for j in range(0, len(iw), self.bs):
+            b, x = iw[j:j + self.bs], xw[j:j + self.bs]
+            if self.augment: x = dihedral(x, torch.randint(0, 8, (len(b),), generator=self.gen))
+            yield (x, TensorCategory(self.y[b])) + (() if self.extra is None else (self.extra[b],))
 
 # %% ../nbs/02_data.ipynb #7dc607e1
 def prefetched(read, # called with each key, in a background thread
@@ -829,11 +873,7 @@ def fit_scaler(images, # raw images: an array, tensor or `FileImages`
     if len(rows) > FIT_IMAGES: rows = np.sort(np.random.default_rng(seed).choice(rows, FIT_IMAGES, replace=False))
     return ArcsinhScaler().fit(np.asarray(images[rows]), seed=seed)
 
-def fits_in_memory(*files:FileImages, max_memory_gb:float|None=None) -> bool:
-    "Whether `files`, as float32, take at most `max_memory_gb` (None: `memory_budget_gb()`)"
-    gb = memory_budget_gb() if max_memory_gb is None else max_memory_gb
-    return bool(sum(4 * np.prod(f.shape, dtype=np.float64) for f in files) <= gb * 2**30)
-
+# %% ../nbs/02_data.ipynb #cfda7f61
 def memory_budget_gb() -> float:
     "The images a `PairData` holds in memory at most, GB: $DEEPASTRO_MEMORY_GB if set (0: always read from the files), else 1"
     v = os.environ.get('DEEPASTRO_MEMORY_GB', '1')
@@ -842,10 +882,18 @@ def memory_budget_gb() -> float:
     if not gb >= 0: raise ValueError(f"DEEPASTRO_MEMORY_GB must be a number of GB >= 0, got {v!r}")
     return gb
 
+# %% ../nbs/02_data.ipynb #c8105a38
+def fits_in_memory(*files:FileImages, max_memory_gb:float|None=None) -> bool:
+    "Whether `files`, as float32, take at most `max_memory_gb` (None: `memory_budget_gb()`)"
+    gb = memory_budget_gb() if max_memory_gb is None else max_memory_gb
+    return bool(sum(4 * np.prod(f.shape, dtype=np.float64) for f in files) <= gb * 2**30)
+
+# %% ../nbs/02_data.ipynb #171c4a15
 def take_rows(x, idx):
     "Rows `idx` of images `x`: a view of a `FileImages`, a copy of a tensor"
     return x.subset(idx) if isinstance(x, FileImages) else x[idx]
 
+# %% ../nbs/02_data.ipynb #8adec84a
 class PairData:
     "Scaled source/target images (in memory, or read from their files), splits, the fitted scaler and fastai DataLoaders"
     def __init__(self, paths:dict, # {'source': path, 'target': path} of deepastro datasets ('target' optional)

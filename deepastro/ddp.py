@@ -22,7 +22,12 @@ def free_port(host:str='127.0.0.1') -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0)); return s.getsockname()[1]
 
-def set_dist_env(rank:int, world_size:int, addr:str='127.0.0.1', port:int=29500, ifname:str|None='lo') -> dict:
+def set_dist_env(rank:int, # this process's rank, 0 .. world_size - 1 (also its LOCAL_RANK: one host)
+                 world_size:int, # number of processes
+                 addr:str='127.0.0.1', # address of rank 0 (MASTER_ADDR)
+                 port:int=29500, # TCP port of the rendezvous on rank 0 (MASTER_PORT)
+                 ifname:str|None='lo', # network interface gloo uses (GLOO_SOCKET_IFNAME); None or '': not set, gloo's choice
+                ) -> dict:
     "Set the env vars torch (env://), fastai (`rank_distrib`, `num_distrib`) and accelerate read; returns them"
     env = dict(RANK=rank, LOCAL_RANK=rank, WORLD_SIZE=world_size, LOCAL_WORLD_SIZE=world_size,
                MASTER_ADDR=addr, MASTER_PORT=port)
@@ -62,9 +67,12 @@ class CPUDistributedTrainer(DistributedTrainer):
         if r: self.learn.remove_cbs([cb for cb in self.learn.cbs if isinstance(cb, ProgressCallback)])
     def _wrap_dl(self, dl): return dl if isinstance(dl, DistributedDL) else CPUDistributedDL(dl, device=self.learn.model.device)
 
+# %% ../nbs/11_ddp.ipynb #3624974f
 class PhaseTimer(Callback):
     "Seconds in fit, training and validation phases, training images seen by this rank, whether the model was DDP-wrapped"
     order = 0
+    def __init__(self, **kwargs): # fastai event overrides (`after_fit=f`, ...), as every `Callback` takes; none needed
+        super().__init__(**kwargs)
     def before_fit(self): self.train_s = self.valid_s = 0.; self.n_train = 0; self.ddp = False; self.t_fit = time.perf_counter()
     def before_train(self):
         self.t0 = time.perf_counter(); self.ddp = isinstance(self.learn.model, torch.nn.parallel.DistributedDataParallel)
@@ -82,8 +90,17 @@ def state_hash(model:torch.nn.Module) -> str:
     return h.hexdigest()[:12]
 
 # %% ../nbs/11_ddp.ipynb #afd7bc98
-def train_rank(paths:dict, out_dir, arch:str='convnet', epochs:int=3, lr:float=3e-3, seed:int=0, bs:int=128,
-               threads:int=1, save:bool=False, data_kw:dict|None=None) -> dict|None:
+def train_rank(paths:dict, # {'source': path, 'target': path} of deepastro datasets ('target' optional), as `PairData` takes
+               out_dir, # folder of result.json, the Learner's files and the saved model (made if missing; shared by the ranks)
+               arch:str='convnet', # architecture spec (see `create_model`)
+               epochs:int=3, # one-cycle epochs
+               lr:float=3e-3, # peak learning rate
+               seed:int=0, # fixes the splits, shuffling and initial weights
+               bs:int=128, # global batch size, split evenly over the processes (a multiple of their number)
+               threads:int=1, # torch CPU threads of this process
+               save:bool=False, # rank 0 also saves the model (`save_classifier`) in `out_dir`
+               data_kw:dict|None=None, # more `PairData` arguments, e.g. n_train (None: none)
+              ) -> dict|None:
     "Body of one process: load data, train with DDP when WORLD_SIZE > 1, and on rank 0 evaluate, save and return results"
     from deepastro.data import PairData
     from deepastro.models import train_baseline, evaluate_domains, save_classifier
@@ -127,7 +144,12 @@ def _spawn_entry(rank:int, world_size:int, port:int, kw:dict, log_dir:str):
         f = open(Path(log_dir) / f'rank{rank}.log', 'w'); sys.stdout = sys.stderr = f
     train_rank(**kw)
 
-def train_distributed(paths:dict, out_dir, nprocs:int=2, port:int|None=None, **kw) -> dict:
+def train_distributed(paths:dict, # {'source': path, 'target': path} of deepastro datasets ('target' optional)
+                      out_dir, # folder of result.json, the ranks' logs (rank1.log, ...) and the model (made if missing)
+                      nprocs:int=2, # processes to spawn (1: train in this process)
+                      port:int|None=None, # TCP port of the rendezvous on rank 0 (None: a free one)
+                      **kw, # more `train_rank` arguments (arch, epochs, lr, seed, bs, threads, save, data_kw)
+                     ) -> dict:
     "Train on `nprocs` CPU processes (spawned; nprocs=1 trains in this process) and return rank 0's results"
     out_dir = Path(out_dir); out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / 'result.json').unlink(missing_ok=True)
@@ -147,6 +169,7 @@ def train_distributed(paths:dict, out_dir, nprocs:int=2, port:int|None=None, **k
     res['wall_seconds'] = round(time.perf_counter() - t0, 2)
     return res
 
+# %% ../nbs/11_ddp.ipynb #4b6ec0f3
 def main(argv=None):
     "Command line for torchrun (or `accelerate launch --multi_gpu --num_processes N`): every process runs it; rank 0 prints JSON"
     ap = argparse.ArgumentParser(prog='deepastro-ddp', description='Data-parallel training of a deepastro classifier on CPU processes (gloo)')

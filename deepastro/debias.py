@@ -10,12 +10,13 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from scipy.optimize import minimize
+from fastcore.basics import patch
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner, Metric
 from fastai.callback.tracker import SaveModelCallback
 from .surveys import get_pair, get_survey, draw_fwhm, PairFile
 from .simulate import draw_population, observed_properties, simulate
-from .data import (DataError, FORMAT, ArcsinhScaler, ArrayDataLoader, save_dataset, load_dataset, dataset_key,
+from .data import (DataError, FORMAT, ArrayDataLoader, load_dataset, dataset_key,
                             stratified_split,
                             DatasetWriter, FileImages, read_meta, take_rows, fits_in_memory, fit_scaler, SIM_BLOCK, block_status)
 from .core import Record, transient, save_record, scratch_dir, progress, progress_prefix, check_real, check_int
@@ -57,9 +58,16 @@ def _tensor(name:str, v) -> torch.Tensor:
     except (TypeError, ValueError, RuntimeError) as e: raise TypeError(f"{name} must be real numbers, got {type(v).__name__}: {e}") from None
     return t
 
+# %% ../nbs/07_debias.ipynb #d38a287b
 class LabelBias:
     "True `flip[0]` galaxies labelled `flip[1]` with probability exp(-alpha^2 / (2 theta(m)^2)), theta(m) = theta exp(gamma (m - mag_ref))"
-    def __init__(self, theta:float, gamma:float=0., mag_ref:float=17., classes=DEBIAS_CLASSES, flip=('disk', 'smooth')):
+    def __init__(self,
+                 theta:float, # resolution scale of the bias, in units of alpha (half-light radius / PSF FWHM), >= 0; 0: no flips
+                 gamma:float=0., # magnitude dependence, per AB mag: theta(m) = theta exp(gamma (m - mag_ref)); 0: none (also when no `mag` is given)
+                 mag_ref:float=17., # apparent magnitude (AB) at which theta(m) = theta
+                 classes=DEBIAS_CLASSES, # class names in label-index order (a tuple or list of at least two different names)
+                 flip=('disk', 'smooth'), # (from, to): the true class that is mislabelled and the label it gets, both in `classes`
+                ):
         check_real('theta', theta, lo=0); check_real('gamma', gamma); check_real('mag_ref', mag_ref)
         if isinstance(classes, str) or not isinstance(classes, (tuple, list)):
             raise TypeError(f"classes must be a tuple or list of class names, got {classes!r}")
@@ -101,19 +109,26 @@ class LabelBias:
         if a.ndim > 1: raise ValueError(f"alpha must be a number or 1-D (one per galaxy), got shape {tuple(a.shape)}")
         return self._transition(a, m)
 
-    def apply(self, labels, alpha, mag=None, seed:int=0) -> np.ndarray:
-        "Biased labels drawn from the true `labels` (ints)"
-        labels = np.asarray(labels); K = len(self.classes)
-        if labels.size == 0 and labels.dtype.kind == 'f': labels = labels.astype(np.int64)
-        if labels.ndim != 1 or labels.dtype.kind not in 'iu': raise TypeError(f"labels must be 1-D integer class indices, got {labels.dtype} {labels.shape}")
-        if len(labels) and not ((labels >= 0) & (labels < K)).all():
-            raise ValueError(f"labels must be class indices 0..{K - 1} of {list(self.classes)}, got values {np.unique(labels[(labels < 0) | (labels >= K)])[:5].tolist()}")
-        if np.ndim(alpha) != 1 or len(labels) != len(np.asarray(alpha)):
-            raise ValueError(f"{len(labels)} labels but alpha of shape {np.shape(alpha)} (one resolution per label)")
-        flip = (labels == self.src) & (np.random.default_rng(seed).random(len(labels)) < self.p_flip(alpha, mag).numpy())
-        return np.where(flip, self.dst, labels)
-
     def __repr__(self): return f"LabelBias(theta={self.theta:.3g}, gamma={self.gamma:.3g})"
+
+# %% ../nbs/07_debias.ipynb #de6b4113
+@patch
+def apply(self:LabelBias,
+          labels, # the true classes, 1-D integer indices 0..K-1 into `classes`
+          alpha, # resolution of each galaxy (half-light radius / PSF FWHM), 1-D, one per label, finite and >= 0
+          mag=None, # apparent magnitude (AB) of each galaxy for the gamma term; None: theta alone
+          seed:int=0, # of the random draws
+         ) -> np.ndarray:
+    "Biased labels drawn from the true `labels` (ints)"
+    labels = np.asarray(labels); K = len(self.classes)
+    if labels.size == 0 and labels.dtype.kind == 'f': labels = labels.astype(np.int64)
+    if labels.ndim != 1 or labels.dtype.kind not in 'iu': raise TypeError(f"labels must be 1-D integer class indices, got {labels.dtype} {labels.shape}")
+    if len(labels) and not ((labels >= 0) & (labels < K)).all():
+        raise ValueError(f"labels must be class indices 0..{K - 1} of {list(self.classes)}, got values {np.unique(labels[(labels < 0) | (labels >= K)])[:5].tolist()}")
+    if np.ndim(alpha) != 1 or len(labels) != len(np.asarray(alpha)):
+        raise ValueError(f"{len(labels)} labels but alpha of shape {np.shape(alpha)} (one resolution per label)")
+    flip = (labels == self.src) & (np.random.default_rng(seed).random(len(labels)) < self.p_flip(alpha, mag).numpy())
+    return np.where(flip, self.dst, labels)
 
 # %% ../nbs/07_debias.ipynb #a930bd2e
 def fraction_curve(alpha, assign, n_bins:int=10, cls:int=1) -> pd.DataFrame:
@@ -143,7 +158,13 @@ def _fractions_matrix(assign, n:int, K:int|None=None) -> np.ndarray:
         raise ValueError(f"assignments `assign` must be class labels 0..{'K-1' if K is None else K - 1}, got {a.min()} .. {a.max()}")
     return np.eye(K or (max(int(a.max()) + 1, 2) if n else 2))[a]
 
-def plot_fraction_curves(alpha, curves:dict, n_bins:int=10, ax=None, cls_name='smooth'):
+# %% ../nbs/07_debias.ipynb #d94b4122
+def plot_fraction_curves(alpha, # resolution of each object (half-light radius / PSF FWHM), (N,)
+                         curves:dict, # name -> class assignments of the same N objects: labels (N,) or probabilities (N, K); at most five are drawn
+                         n_bins:int=10, # equal-count bins of `alpha` per curve
+                         ax=None, # matplotlib axes to draw on; None: a new 5.5 x 3.8 inch figure
+                         cls_name='smooth', # name of class 1 (the class whose fraction is drawn) for the y-axis label
+                        ):
     "Fraction of `cls_name` against resolution for each named assignment in `curves`"
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(5.5, 3.8))[1]
@@ -188,6 +209,7 @@ def _check_table(table:pd.DataFrame, cols):
     bad = [c for c in cols if not np.isfinite(table[c].to_numpy(float)).all()]
     if bad: raise ValueError(f"column(s) {bad} hold NaN or infinite values")
 
+# %% ../nbs/07_debias.ipynb #8fbb6281
 def _bias_L(Xi, O, R, best, n_bins, depth, min_per_bin):
     "L and the per-(class, observable, intrinsic bin) sigma^2 for intrinsic X, observables O (N, J), fractions R (N, K)"
     N, K = R.shape; Q = 2**depth
@@ -209,9 +231,19 @@ def _bias_L(Xi, O, R, best, n_bins, depth, min_per_bin):
         sig2[:, j] = ((r - ref[..., None])**2).mean(-1)
     return math.sqrt(sig2.sum() / sig2.size), sig2
 
-def bias_metric(table:pd.DataFrame, assign, intrinsic=INTRINSIC, observables=OBSERVABLES, n_bins:int=20, depth:int=7,
-                min_per_bin:int=5, n_boot:int=0, best:dict|None=None, seed:int=0) -> dict:
-    "Bias L of the class `assign`ments (labels or probabilities) of the objects in `table` (Cabrera-Vives et al. 2018)"
+# %% ../nbs/07_debias.ipynb #910b5002
+def bias_metric(table:pd.DataFrame, # one row per object with the `intrinsic` and `observables` columns (all finite)
+                assign, # class assignments of those objects: integer labels 0..K-1 (N,) (booleans: 0/1), or probabilities (N, K), rows summing to 1 (r_b is then the mean probability)
+                intrinsic=INTRINSIC, # column(s) binned by the k-d tree: size_kpc (kpc), M_r (AB mag), z by default; a string is one column; () or None: a single intrinsic bin (depth 0)
+                observables=OBSERVABLES, # column(s) whose quality may bias the labels, each binned in turn: alpha (half-light radius / PSF FWHM) and mag_r (AB mag) by default; at least one
+                n_bins:int=20, # B: equal-count bins of each observable inside every intrinsic bin (by rank; >= 1)
+                depth:int=7, # k-d tree depth, 2**depth intrinsic bins of (nearly) equal count (>= 0; 0: one bin)
+                min_per_bin:int=5, # least objects per observable bin: an intrinsic bin with fewer than n_bins x min_per_bin objects is a `DataError` (>= 1)
+                n_boot:int=0, # bootstrap resamples of the objects (with replacement, re-binned each time) for `L_err`; 0 or 1: `L_err` is NaN
+                best:dict|None=None, # observable column -> 'max' or 'min': the end of its range that is the reference (best-quality) bin; None or a column not named: 'min' if 'mag' is in its name, else 'max'
+                seed:int=0, # of the bootstrap resampling
+               ) -> dict:
+    "Bias L of the class `assign`ments (labels or probabilities) of the objects in `table` (Cabrera-Vives et al. 2018): {L, L_err, sigma2 (K, J, Q), n_intrinsic_bins, n_bins, n}"
     n_bins, depth = check_int('n_bins', n_bins, 1), check_int('depth', depth, 0)
     min_per_bin, n_boot = check_int('min_per_bin', min_per_bin, 1), check_int('n_boot', n_boot, 0)
     intrinsic, observables = _columns('intrinsic', intrinsic), _columns('observables', observables)
@@ -234,8 +266,14 @@ def bias_metric(table:pd.DataFrame, assign, intrinsic=INTRINSIC, observables=OBS
     return dict(L=L, L_err=float(np.std(boots, ddof=1)) if n_boot > 1 else float('nan'), sigma2=sig2,
                 n_intrinsic_bins=2**depth, n_bins=n_bins, n=len(table))
 
-def bias_metric_1d(alpha, assign, n_bins:int=10, n_boot:int=0, seed:int=0) -> dict:
-    "The 1-D variant: class fractions in `n_bins` equal-count resolution bins against the best-resolved bin"
+# %% ../nbs/07_debias.ipynb #6e095a4d
+def bias_metric_1d(alpha, # resolution of each object (half-light radius / PSF FWHM), 1-D (N,), finite
+                   assign, # class assignments: integer labels (N,) or probabilities (N, K), as in `bias_metric`
+                   n_bins:int=10, # equal-count bins of `alpha` (>= 1); the highest-alpha bin is the reference
+                   n_boot:int=0, # bootstrap resamples for `L_err`; 0 or 1: `L_err` is NaN
+                   seed:int=0, # of the bootstrap resampling
+                  ) -> dict:
+    "The 1-D variant: class fractions in `n_bins` equal-count resolution bins against the best-resolved bin (`bias_metric` with no intrinsic bins, one bin allowed to hold one object)"
     a = np.asarray(alpha)
     if a.ndim != 1: raise ValueError(f"alpha must be 1-D (one resolution per object), got shape {a.shape}")
     if a.dtype.kind not in 'biuf': raise TypeError(f"alpha must be real numbers, got dtype {a.dtype}")
@@ -247,8 +285,13 @@ def auto_depth(n:int, per_bin:int=100, max_depth:int=7) -> int:
     "k-d tree depth that leaves about `per_bin` objects in each of the 2**depth bins"
     return int(np.clip(math.floor(math.log2(max(n / per_bin, 1))), 0, max_depth))
 
-def fit_label_bias(table:pd.DataFrame, labels, intrinsic=INTRINSIC, depth:int|None=None, smooth:int=1,
-                   alpha_col:str='alpha') -> dict:
+def fit_label_bias(table:pd.DataFrame, # one row per object with the `intrinsic` columns and `alpha_col` (all finite)
+                   labels, # the observed labels, 1-D, class indices 0 or 1 (disk-like, smooth)
+                   intrinsic=INTRINSIC, # column(s) of the k-d tree bins, each with its own intrinsic smooth fraction; a string is one column; () or None: one bin
+                   depth:int|None=None, # k-d tree depth (2**depth bins, >= 0); None: `auto_depth(len(table))`, about 100 objects per bin, at most 7
+                   smooth:int=1, # index (0 or 1) of the smooth class, the one poor resolution turns the other into
+                   alpha_col:str='alpha', # the resolution column (half-light radius / PSF FWHM, the unit of the fitted theta)
+                  ) -> dict:
     "Maximum-likelihood theta and intrinsic smooth fractions from labels and resolution, per k-d-tree intrinsic bin"
     if depth is not None: depth = check_int('depth', depth, 0)
     check_int('smooth (the index of the smooth class)', smooth, 0, 1)
@@ -321,7 +364,13 @@ class DebiasLoss:
     def decodes(self, x): return x.argmax(-1)
 
 # %% ../nbs/07_debias.ipynb #d0ae54bd
-def make_debias_dataset(pair:str, n:int, out_dir, smooth_fraction:float=0.4, seed:int=0, force:bool=False) -> Path:
+def make_debias_dataset(pair:str, # a built-in survey pair: the galaxies follow its population and go through its source survey
+                        n:int, # galaxies to simulate (>= 10)
+                        out_dir, # folder of the HDF5 file (its name holds a key of the arguments, so a file is reused only for the same ones)
+                        smooth_fraction:float=0.4, # intrinsic fraction of smooth galaxies, in (0, 1)
+                        seed:int=0, # of the population; the images of block k use seed + 1 + 1000 k
+                        force:bool=False, # simulate again even if the file exists
+                       ) -> Path:
     "Simulate (or reuse) `n` disk/smooth galaxies through the source survey of `pair`; the HDF5 path"
     p = get_pair(pair)
     check_int('n (galaxies)', n, 10)
@@ -341,6 +390,7 @@ def make_debias_dataset(pair:str, n:int, out_dir, smooth_fraction:float=0.4, see
             w.append(img.numpy(), meta)
     return path
 
+# %% ../nbs/07_debias.ipynb #d35c0de7
 class LabelAccuracy(Metric):
     "Accuracy against the labels of the batch (the first target; works with extra targets)"
     def reset(self): self.k = self.n = 0
@@ -351,6 +401,7 @@ class LabelAccuracy(Metric):
     @property
     def name(self): return 'label_accuracy'
 
+# %% ../nbs/07_debias.ipynb #64dfe355
 def train_on_labels(x, # scaled images (N, bands, size, size): a tensor or a `FileImages`
                     labels, # the (observed) labels to train on, ints
                     aux:torch.Tensor, # (alpha, mag_r) per image: the de-biasing loss's extra target
@@ -387,6 +438,7 @@ def debias_inputs(img, # raw images (nanomaggies): an array, or a `FileImages` (
     x = FileImages(img.path, rows=img.rows, transform=scaler) if isinstance(img, FileImages) else scaler(img)
     return x, torch.tensor(meta[['alpha', 'mag_r'] if 'mag_r' in meta else ['alpha']].to_numpy(np.float32))
 
+# %% ../nbs/07_debias.ipynb #7733d9ab
 def debias_test(models:dict, # 'naive' and 'debiased' Learners
                 x, # the scaled images (a tensor or a `FileImages`)
                 y_true, # true classes (None: unknown, a catalogue's own labels)
@@ -502,6 +554,7 @@ def debias_reason(pair, # a built-in pair, a pair file's path, or a pair
                 "'redshift' and 'fwhm' (pair file: source.catalog)")
     return ''
 
+# %% ../nbs/07_debias.ipynb #78e62ce1
 def catalogue_table(meta:pd.DataFrame, # a catalogue with the pair file's roles as columns
                     where:str='catalogue', # its file, for messages
                    ) -> pd.DataFrame:
@@ -523,7 +576,14 @@ def catalogue_table(meta:pd.DataFrame, # a catalogue with the pair file's roles 
     return t
 
 # %% ../nbs/07_debias.ipynb #bfdc7952
-def simulated_study(pair, run:Path, n_debias:int, smooth_fraction:float, theta:float, gamma:float, seed:int) -> dict:
+def simulated_study(pair, # a built-in survey pair (see `make_debias_dataset`)
+                    run:Path, # the run folder: the dataset is simulated into (or reused from) run/'data'
+                    n_debias:int, # galaxies simulated (>= 10)
+                    smooth_fraction:float, # intrinsic fraction of smooth galaxies, in (0, 1)
+                    theta:float, # resolution scale of the labelling bias, in units of alpha (half-light radius / PSF FWHM), >= 0
+                    gamma:float, # magnitude dependence of theta, per AB mag about m_r = 17
+                    seed:int, # of the catalogue and images; the labels are drawn with seed + 3; the split with seed
+                   ) -> dict:
     "The study's galaxies on the simulator: images, catalogue, true classes and the labels `LabelBias(theta, gamma)` gives them"
     path = make_debias_dataset(pair, n_debias, run / 'data', smooth_fraction, seed)
     img, (meta, prov) = FileImages(path), read_meta(path)     # held in memory only up to `memory_budget_gb` (see 02_data)
@@ -533,7 +593,13 @@ def simulated_study(pair, run:Path, n_debias:int, smooth_fraction:float, theta:f
     return dict(images=img, meta=meta, truth=y_true, labels=y_obs, split=stratified_split(y_obs, (0.45, 0.1, 0.45), seed),
                 survey=prov['survey'], theta=theta, gamma=gamma, fit_intrinsic=INTRINSIC, observables=OBSERVABLES)
 
-def catalogue_study(p:PairFile, run:Path, n_debias:int, debias_classes:str, seed:int) -> dict:
+# %% ../nbs/07_debias.ipynb #910aa9b1
+def catalogue_study(p:PairFile, # a pair of files: its source catalogue, with its own labels
+                    run:Path, # the run folder: the source's dataset on the common grid is written to run/'data'
+                    n_debias:int, # at most this many galaxies of the source (a seeded random choice; only those of the two classes are kept)
+                    debias_classes:str, # 'disk-like,smooth': two classes of the pair file, the disk-like one first, then the smooth one poor resolution turns it into
+                    seed:int, # of the choice of galaxies and of the split
+                   ) -> dict:
     "The study on a pair file's source catalogue: its images on the common grid, its own labels of the two classes, no truth"
     from deepastro.data import make_file_pair_dataset
     reason = debias_reason(p, debias_classes)

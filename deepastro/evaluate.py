@@ -9,6 +9,7 @@ from pathlib import Path
 from dataclasses import dataclass, field
 import numpy as np, pandas as pd, torch
 from torch import nn
+from fastcore.basics import patch
 from .core import Record, transient, save_record, progress, scratch_dir
 from .models import predict
 from .data import ArcsinhScaler
@@ -122,7 +123,13 @@ def latent_scale(model:nn.Module, x:torch.Tensor, n_pairs:int=2000, seed:int=0) 
     return float((z[i] - z[j]).norm(dim=1).mean())
 
 # %% ../nbs/08_evaluate.ipynb #69886780
-def balanced_subset(model:nn.Module, x:torch.Tensor, y:torch.Tensor, n:int, n_classes:int, seed:int=0) -> torch.Tensor:
+def balanced_subset(model:nn.Module, # the classifier
+                    x:torch.Tensor, # its input images (scaled), (N, bands, H, W)
+                    y:torch.Tensor, # their true classes, (N,)
+                    n:int, # images wanted in all
+                    n_classes:int, # classes to balance over (0 .. n_classes - 1)
+                    seed:int=0, # of the random choice
+                   ) -> torch.Tensor:
     "Indices of up to n correctly classified images, n // n_classes per class at random; a short class is made up from the others"
     ok = (predict(model, x)[0].argmax(1) == y)
     g = torch.Generator().manual_seed(seed); out = []
@@ -135,9 +142,17 @@ def balanced_subset(model:nn.Module, x:torch.Tensor, y:torch.Tensor, n:int, n_cl
         pick = torch.cat([pick, rest[torch.randperm(len(rest), generator=g)[:n - len(pick)]]])
     return torch.sort(pick).values
 
-def attack_summary(model:nn.Module, x:torch.Tensor, y:torch.Tensor, classes, generations:int=80, seed:int=0,
-                   what:str='attack', **kw) -> dict:
-    "Untargeted and targeted one-pixel attacks on (x, y): success per class, queries and the attack results"
+# %% ../nbs/08_evaluate.ipynb #6e11b806
+def attack_summary(model:nn.Module, # the classifier
+                   x:torch.Tensor, # the images to attack, in the model's input units (scaled), (N, bands, H, W)
+                   y:torch.Tensor, # their true classes, (N,)
+                   classes, # the class names, in label-index order (K = len(classes))
+                   generations:int=80, # differential-evolution generations of each attack (`max_gen` of `one_pixel_attack`)
+                   seed:int=0, # of both attacks
+                   what:str='attack', # what the progress lines call the attacks ('untargeted' or 'targeted' is appended)
+                   **kw, # further arguments of `deepastro.perturb.one_pixel_attack` (k, popsize, F, max_queries, ...)
+                  ) -> dict: # 'untargeted', 'targeted' -> result (the `AttackResult`), success, se, per_class, mean_queries, n
+    "Untargeted and targeted one-pixel attacks on (x, y): success per class, queries and the attack results; `kw` goes to `one_pixel_attack`"
     K = len(classes)
     tg = (y + 1 + torch.arange(len(y)) % max(K - 1, 1)) % K
     out = {}
@@ -149,7 +164,13 @@ def attack_summary(model:nn.Module, x:torch.Tensor, y:torch.Tensor, classes, gen
     return out
 
 # %% ../nbs/08_evaluate.ipynb #e6f8bacf
-def church_window(model:nn.Module, z_base, z_noisy, z_pert, extent=(-1.5, 2.5), n:int=121) -> dict:
+def church_window(model:nn.Module, # a classifier with `classify(z)`: latent vectors -> logits
+                  z_base, # latent vector of the base image, (latent_dim,)
+                  z_noisy, # latent vector of its noisy version (t = 1)
+                  z_pert, # latent vector of its perturbed version (s = 1)
+                  extent=(-1.5, 2.5), # (lowest, highest) s and t, in units of the two displacements
+                  n:int=121, # grid points along each of s and t (n x n in all)
+                 ) -> dict:
     "Class of every grid point z_b + s (z_p - z_b) + t (z_n - z_b), s and t over `extent`"
     s = torch.linspace(*extent, n); t = torch.linspace(*extent, n)
     S, T = torch.meshgrid(s, t, indexing='xy')
@@ -191,7 +212,14 @@ def domain_mmd(z_source, z_target) -> float:
     mu, sd = torch.cat([zs, zt]).mean(0), torch.cat([zs, zt]).std(0).clamp_min(1e-8)
     return float(mmd2((zs - mu) / sd, (zt - mu) / sd, bandwidths='median'))
 
-def plot_isomap(es, et, ys=None, yt=None, ax=None, title:str='', names=('source', 'target')):
+def plot_isomap(es, # embedding of the source, (Ns, 2) or (Ns, 3)
+                et, # embedding of the target, with as many columns
+                ys=None, # source labels: not used (the points are marked by domain only)
+                yt=None, # target labels: not used
+                ax=None, # axes to draw on (3-d axes for a 3-d embedding); None: a new 4.5 x 4 inch figure
+                title:str='', # the axes' title
+                names=('source', 'target'), # legend labels of the two domains
+               ):
     "Scatter of a 2-d or 3-d joint isomap, source as dots and target as crosses"
     import matplotlib.pyplot as plt
     if ax is None:
@@ -268,7 +296,16 @@ def cluster_unknowns(z, truth, n_clusters:int|None=None, seed:int=0) -> dict:
     return dict(n=len(z), k=k, clusters=cl, purity=cluster_purity(cl, truth), nmi=float(normalized_mutual_info_score(truth, cl)))
 
 # %% ../nbs/08_evaluate.ipynb #7d992f6a
-def plot_open_set(es, et, ys, yt, flag, classes, title:str='', axs=None, names=('source', 'target')):
+def plot_open_set(es, # 2-d embedding of the source images, (Ns, 2)
+                  et, # 2-d embedding of the target images, (Nt, 2)
+                  ys, # source classes, (Ns,) known-class indices
+                  yt, # target classes, (Nt,): known-class index, or -1 for an unknown
+                  flag, # (Nt,) booleans: target images flagged as unknown
+                  classes, # names of the known classes, in index order
+                  title:str='', # start of both panels' titles
+                  axs=None, # two axes to draw on; None: a new 10 x 4.3 inch figure
+                  names=('source', 'target'), # legend labels of the two domains
+                 ):
     "Two panels of a joint 2-d embedding: by domain, and by class (unknowns -1 as crosses, flagged target images ringed)"
     import matplotlib.pyplot as plt
     if axs is None: axs = plt.subplots(1, 2, figsize=(10, 4.3))[1]
@@ -322,32 +359,38 @@ class RobustnessResult(Record):
         "MMD^2 between `model`'s standardised source and target latents (NaN without that model)"
         return _num(self.models.get(model, {}).get('domain_mmd'))
     @property
-    def attack_change(self) -> float:
-        "Untargeted attack success of the adapted model minus the baseline's"
-        return self.attack_success('da') - self.attack_success('baseline')
-    @property
-    def latent_ratio(self) -> float:
-        "Latent distance of a successful one-pixel attack, adapted model / baseline (raw latent units)"
-        return _ratio(self.latent_distance('da'), self.latent_distance('baseline'))
-    @property
-    def latent_ratio_scaled(self) -> float:
-        "The same ratio with each distance in units of its model's latent scale"
-        return _ratio(self.latent_distance('da', scaled=True), self.latent_distance('baseline', scaled=True))
-    @property
     def curve_table(self) -> pd.DataFrame:
         "The robustness curves as a table (strength inf where the perturbation is off)"
         df = pd.DataFrame(self.curves)
         if len(df): df['strength'] = [math.inf if s is None else float(s) for s in df.strength]
         return df
-    def headline(self):
-        "Untargeted attack success, its change, the scaled latent-distance ratio and the domain MMD (of the models there are)"
-        both = {'baseline', 'da'} <= set(self.models); h = {}
-        for m in ('baseline', 'da'):
-            if m in self.models: h[f'attack_{m}'] = self.attack_success(m)
-        if both: h.update(attack_change=self.attack_change, latent_ratio_scaled=self.latent_ratio_scaled)
-        for m in ('baseline', 'da'):
-            if m in self.models: h[f'mmd_{m}'] = self.domain_mmd(m)
-        return h
+
+# %% ../nbs/08_evaluate.ipynb #398149d4
+@patch(as_prop=True)
+def attack_change(self:RobustnessResult) -> float:
+    "Untargeted attack success of the adapted model minus the baseline's"
+    return self.attack_success('da') - self.attack_success('baseline')
+
+@patch(as_prop=True)
+def latent_ratio(self:RobustnessResult) -> float:
+    "Latent distance of a successful one-pixel attack, adapted model / baseline (raw latent units)"
+    return _ratio(self.latent_distance('da'), self.latent_distance('baseline'))
+
+@patch(as_prop=True)
+def latent_ratio_scaled(self:RobustnessResult) -> float:
+    "The same ratio with each distance in units of its model's latent scale"
+    return _ratio(self.latent_distance('da', scaled=True), self.latent_distance('baseline', scaled=True))
+
+@patch
+def headline(self:RobustnessResult):
+    "Untargeted attack success, its change, the scaled latent-distance ratio and the domain MMD (of the models there are)"
+    both = {'baseline', 'da'} <= set(self.models); h = {}
+    for m in ('baseline', 'da'):
+        if m in self.models: h[f'attack_{m}'] = self.attack_success(m)
+    if both: h.update(attack_change=self.attack_change, latent_ratio_scaled=self.latent_ratio_scaled)
+    for m in ('baseline', 'da'):
+        if m in self.models: h[f'mmd_{m}'] = self.domain_mmd(m)
+    return h
 
 # %% ../nbs/08_evaluate.ipynb #81f1e4f2
 def _robustness_models(run:Path, paths:dict, arch:str, epochs:int, seed:int) -> dict:
@@ -368,6 +411,7 @@ def _robustness_models(run:Path, paths:dict, arch:str, epochs:int, seed:int) -> 
                                        what='small MMD-adapted model').model.eval(), data.scaler)
     return models
 
+# %% ../nbs/08_evaluate.ipynb #c8ad891b
 def _sample_noise(x, meta:pd.DataFrame, p, prov:dict) -> tuple:
     "The noise, PSF FWHM (N, bands) and skipped curves of source sample `x`: the survey's own if simulated, else measured"
     from deepastro.surveys import PairFile, get_survey
@@ -387,6 +431,7 @@ def _sample_noise(x, meta:pd.DataFrame, p, prov:dict) -> tuple:
     else: skipped['psf'] = "the source catalogue has no PSF FWHM column (pair file: catalog: {fwhm: COLUMN}, arcsec)"
     return nz, fwhm, skipped
 
+# %% ../nbs/08_evaluate.ipynb #3d016664
 def _robustness_sample(paths:dict, p, n_curve:int, seed:int) -> dict:
     "Up to n_curve source test galaxies of pair `p` (known classes) and their target counterparts, labels, noise and PSF FWHM"
     from deepastro.data import read_meta, FileImages, stratified_split
@@ -405,7 +450,6 @@ def _robustness_sample(paths:dict, p, n_curve:int, seed:int) -> dict:
     return dict(x_source=x_source, x_target=FileImages(paths['target'])[sub_t], classes=classes, fwhm=fwhm, noise=noise,
                 skipped=skipped, unit=prov.get('units', 'nanomaggies'),
                 y_source=torch.as_tensor(meta_s.label.values[sub]), y_target=torch.as_tensor(meta_t.label.values[sub_t]))
-
 
 # %% ../nbs/08_evaluate.ipynb #f19edc08
 def _curves_of(m, sc, s:dict, seed:int) -> tuple[dict, list]:

@@ -119,7 +119,12 @@ def timm_network(name:str, n_bands:int, size:int, **kw) -> nn.Module:
 
 class TimmModel(LatentModel):
     "A timm network's pooled features, then a `latent_dim` bottleneck and a linear head"
-    def __init__(self, name:str, n_bands:int=3, n_classes:int=3, size:int=64, latent_dim:int=256):
+    def __init__(self, name:str, # a timm model name (`timm.list_models()`), randomly initialised
+                 n_bands:int=3, # input channels (bands)
+                 n_classes:int=3, # output logits
+                 size:int=64, # stamp side, pixels (the image size of models that need one)
+                 latent_dim:int=256, # width of the bottleneck: the latent features `encode` returns
+                ):
         super().__init__()
         self.latent_dim, self.body = latent_dim, timm_network(name, n_bands, size, num_classes=0)
         self.bottleneck = nn.Linear(_probe(self.body, n_bands, size).flatten(1).shape[1], latent_dim)
@@ -201,6 +206,8 @@ def _call_factory(f, path, **kw):
     if not isinstance(net, nn.Module): raise ArchError(f"arch {path!r} returned a {type(net).__name__}, not a torch nn.Module")
     return net
 
+
+# %% ../nbs/03_models.ipynb #f402f9e2
 def create_model(arch:str, # architecture spec (see the table above)
                  n_bands:int, # bands of the images
                  n_classes:int, # classes to predict
@@ -222,6 +229,8 @@ def create_model(arch:str, # architecture spec (see the table above)
     m.spec = dict(arch=arch.strip(), n_bands=int(n_bands), n_classes=int(n_classes), size=int(size))
     return m
 
+
+# %% ../nbs/03_models.ipynb #a5c7e9f2
 def latent_of(model:nn.Module) -> torch.Tensor:
     "The latent batch of the last forward pass of `model` (clear error if the model has no latent layer)"
     z = getattr(model, 'latent', None)
@@ -267,7 +276,8 @@ def make_learner(data, # a `PairData`
                  path=None, # the Learner's folder; None: a `scratch_dir`
                  class_weighted:bool=True, # weight the cross-entropy by inverse class frequency
                  seed:int=0, # see `training_learner`
-                 **kw) -> Learner:
+                 **kw, # more `training_learner` arguments (`Learner` arguments, `metrics`)
+                ) -> Learner:
     "A seeded Learner for `data` with (class-weighted) cross-entropy"
     w = data.class_weights() if class_weighted else None
     learn = training_learner(data.dls, lambda: create_model(arch, data.n_bands, len(data.classes), data.size),
@@ -357,7 +367,13 @@ class StageProgress(Callback):
                  f"loss {float(self.learn.smooth_loss):.3f}, {eta_text(done, self.n_epoch * n_b, self.t0)}")
         self.last = time.perf_counter()
 
-def fit_one_cycle(learn:Learner, epochs:int, lr:float, cbs=None, quiet:bool=False, what:str='training') -> Learner:
+def fit_one_cycle(learn:Learner, # the Learner to train (in place)
+                  epochs:int, # one-cycle epochs
+                  lr:float, # peak learning rate
+                  cbs=None, # extra callbacks for this fit: one or a list (None: none)
+                  quiet:bool=False, # no progress bar or per-epoch table
+                  what:str='training', # what the progress line calls this training
+                 ) -> Learner:
     "`learn.fit_one_cycle` inside `heap_alloc` (see 00_core) with `StageProgress`; no progress bar or logging if `quiet`"
     cbs = list(L(cbs)) + [StageProgress(what)]     # one callback or a list, as fastai takes them
     with heap_alloc():
@@ -366,6 +382,7 @@ def fit_one_cycle(learn:Learner, epochs:int, lr:float, cbs=None, quiet:bool=Fals
         else: learn.fit_one_cycle(epochs, lr, cbs=cbs)
     return learn
 
+# %% ../nbs/03_models.ipynb #6b10ec70
 def train_baseline(data, # a `PairData`
                    arch:str='convnet', # architecture spec (see `create_model`)
                    epochs:int=10, # one-cycle epochs

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import math, time
 from dataclasses import dataclass
+from fastcore.basics import patch
 import numpy as np, torch
 from torch import nn
 import torch.nn.functional as F
@@ -19,7 +20,8 @@ from .core import heap_alloc, progress, eta_text, short_repr, check_real, check_
 __all__ = ['FRAME', 'CLIPPED_SHARE', 'MIN_SKY_SHARE', 'MAX_COSMIC_RATE', 'ImageNoise', 'image_noise', 'measure_noise',
            'missing_variance', 'degrade_depth', 'degrade_exposure', 'kernel_fwhm', 'degrade_psf', 'noise_sigma',
            'hot_pixels', 'dead_pixels', 'cosmic_rays', 'saturate', 'quantize', 'LocalForward', 'AttackResult',
-           'scaled_bounds', 'one_pixel_attack']
+           'scaled_bounds', 'candidate_bounds', 'de_init', 'de_mutate', 'candidate_pixels', 'set_pixels',
+           'candidate_probs', 'de_fitness', 'de_select', 'one_pixel_attack']
 
 # %% ../nbs/04_perturb.ipynb #74715f6e
 def _images(images, n_bands:int|None=None, name:str='images') -> torch.Tensor:
@@ -75,22 +77,23 @@ class ImageNoise:
         return ImageNoise(self.sky_sigma[idx], self.per_electron, self.pixel_scale, self.origin, self.sky_var[idx], self.n_assumed,
                           self.sky_level if lv is None else lv)
 
-    def variance(self, x:torch.Tensor) -> torch.Tensor:
-        "Per-pixel noise variance of images `x` (N, bands, H, W) in their unit squared; f is the pixel above the sky level, clipped at zero"
-        if x.ndim != 4 or x.shape[1] != self.n_bands or len(self) not in (1, len(x)):
-            raise ValueError(f"noise of {len(self)} image(s) x {self.n_bands} bands does not fit images of shape {tuple(x.shape)}")
-        v = self.sky_var.view(len(self), -1, 1, 1)
-        if self.per_electron is None: return v.expand(x.shape).clone()
-        f = x if self.sky_level is None else x - self.sky_level.view(len(self.sky_level), -1, 1, 1)
-        return f.clamp_min(0).mul_(self.per_electron.view(1, -1, 1, 1)).add_(v)
+# %% ../nbs/04_perturb.ipynb #5b89b613
+@patch
+def variance(self:ImageNoise, x:torch.Tensor) -> torch.Tensor:
+    "Per-pixel noise variance of images `x` (N, bands, H, W) in their unit squared; f is the pixel above the sky level, clipped at zero"
+    if x.ndim != 4 or x.shape[1] != self.n_bands or len(self) not in (1, len(x)):
+        raise ValueError(f"noise of {len(self)} image(s) x {self.n_bands} bands does not fit images of shape {tuple(x.shape)}")
+    v = self.sky_var.view(len(self), -1, 1, 1)
+    if self.per_electron is None: return v.expand(x.shape).clone()
+    f = x if self.sky_level is None else x - self.sky_level.view(len(self.sky_level), -1, 1, 1)
+    return f.clamp_min(0).mul_(self.per_electron.view(1, -1, 1, 1)).add_(v)
 
-    @classmethod
-    def of_survey(cls, survey) -> ImageNoise:
-        "The noise of images of a survey of the simulator (a `Survey` or its name), in nanomaggies"
-        s = get_survey(survey)
-        return cls(torch.tensor([s.sky_sigma(b) for b in s.bands]), torch.tensor([s.nmgy_per_adu(b) / b.gain for b in s.bands]),
-                   s.pixel_scale, f'survey {s.name}', torch.tensor([s.sky_sigma(b)**2 for b in s.bands]))
-
+@patch(cls_method=True)
+def of_survey(cls:ImageNoise, survey) -> ImageNoise:
+    "The noise of images of a survey of the simulator (a `Survey` or its name), in nanomaggies"
+    s = get_survey(survey)
+    return cls(torch.tensor([s.sky_sigma(b) for b in s.bands]), torch.tensor([s.nmgy_per_adu(b) / b.gain for b in s.bands]),
+               s.pixel_scale, f'survey {s.name}', torch.tensor([s.sky_sigma(b)**2 for b in s.bands]))
 
 # %% ../nbs/04_perturb.ipynb #8a02e7c2
 def image_noise(noise) -> ImageNoise:
@@ -125,6 +128,7 @@ def _frame_sky(f:torch.Tensor, q:float, gen:torch.Generator) -> tuple:
     lost = (at_min > 0.5) | ~(sigma > 0) | (ok.float().mean(-1) < MIN_SKY_SHARE)
     return med, sigma, lost
 
+# %% ../nbs/04_perturb.ipynb #d5347cca
 def measure_noise(images, # (N, bands, H, W) in a linear unit, or a display stretch
                   per_electron=None, # image unit per detected electron: one number or one per band (None: unknown)
                   pixel_scale:float|None=None, # arcsec per pixel
@@ -214,6 +218,7 @@ def kernel_fwhm(fwhm_from, fwhm_to):
     if (b < a).any(): raise ValueError(f"fwhm_to must be at least fwhm_from (a PSF can only be broadened), got {fwhm_to} < {fwhm_from}")
     return (b**(5 / 3) - a**(5 / 3))**0.6
 
+# %% ../nbs/04_perturb.ipynb #e66ee588
 def degrade_psf(images, # (N, bands, H, W) in the unit of `noise`
                 noise, # their noise and pixel scale: an `ImageNoise`, or the `Survey` (or survey name) that observed them
                 fwhm_from, # PSF FWHM of the images, arcsec: a number, one per band, or (N, bands)
@@ -246,15 +251,14 @@ def degrade_psf(images, # (N, bands, H, W) in the unit of `noise`
         out = out + torch.randn(out.shape, generator=_gen(seed)) * (sky * (1 - sumsq)).clamp_min(0).sqrt()[..., None, None]
     return out
 
-# %% ../nbs/04_perturb.ipynb #7cb5c03e
+# %% ../nbs/04_perturb.ipynb #cc614c1c
 def noise_sigma(images) -> torch.Tensor:
     "Robust per-image, per-band noise estimate (N, bands): 1.4826 x median absolute deviation"
     x = _images(images).flatten(2)
     med = x.median(-1, keepdim=True).values
     return 1.4826 * (x - med).abs().median(-1).values
 
-MAX_COSMIC_RATE = 100_000   # tracks per image at most: far more than cover any stamp; keeps the track count drawable
-
+# %% ../nbs/04_perturb.ipynb #25e40a92
 def hot_pixels(images, fraction:float, value=None, seed:int=0) -> torch.Tensor:
     "A `fraction` of pixels (each band independently) set to `value` (default: the image's maximum in that band)"
     check_real('fraction', fraction, 0, 1)
@@ -265,6 +269,7 @@ def hot_pixels(images, fraction:float, value=None, seed:int=0) -> torch.Tensor:
     x[m] = v[m]
     return x
 
+# %% ../nbs/04_perturb.ipynb #3d449726
 def dead_pixels(images, fraction:float, value:float=0., seed:int=0) -> torch.Tensor:
     "A `fraction` of pixels (each band independently) set to `value` (no signal: 0 after sky subtraction)"
     check_real('fraction', fraction, 0, 1)
@@ -273,7 +278,15 @@ def dead_pixels(images, fraction:float, value:float=0., seed:int=0) -> torch.Ten
     x[torch.rand(x.shape, generator=_gen(seed)) < fraction] = float(value)
     return x
 
-def cosmic_rays(images, rate:float, amplitude:float, max_length:int=8, seed:int=0) -> torch.Tensor:
+# %% ../nbs/04_perturb.ipynb #ddabfa28
+MAX_COSMIC_RATE = 100_000   # tracks per image at most: far more than cover any stamp; keeps the track count drawable
+
+def cosmic_rays(images, # (N, bands, H, W) in any linear unit
+                rate:float, # mean number of tracks per image (Poisson), 0 to `MAX_COSMIC_RATE`
+                amplitude:float, # added to each pixel of a track, in the images' unit (finite, >= 0)
+                max_length:int=8, # longest track, pixels (>= 1); each track's length is uniform in 1..max_length
+                seed:int=0, # of the tracks' number, band, start, direction and length
+               ) -> torch.Tensor:
     "On average `rate` straight tracks per image, each in one band, adding `amplitude` to each of its 1..max_length pixels"
     check_real('rate (tracks per image)', rate, 0, MAX_COSMIC_RATE)
     check_real('amplitude', amplitude, 0, math.inf, hi_open=True)
@@ -294,6 +307,7 @@ def cosmic_rays(images, rate:float, amplitude:float, max_length:int=8, seed:int=
     x.index_put_((ii, bb, yy[ok], xx[ok]), torch.full((int(ok.sum()),), float(amplitude)), accumulate=True)
     return x
 
+# %% ../nbs/04_perturb.ipynb #89a44bcd
 def saturate(images, level) -> torch.Tensor:
     "Pixels above `level` (scalar or per band) clipped to it"
     x = _images(images)
@@ -305,7 +319,13 @@ def saturate(images, level) -> torch.Tensor:
     if not torch.isfinite(lv).all(): raise ValueError(f"saturation level must be finite, got {level}")
     return torch.minimum(x, lv)
 
-def quantize(images, q:float=4., sigma=None, dither:bool=True, seed:int=0) -> torch.Tensor:
+# %% ../nbs/04_perturb.ipynb #5085d0da
+def quantize(images, # (N, bands, H, W) in any linear unit
+             q:float=4., # noise sigma per quantisation step (> 0, finite): steps of sigma/q; fpack's default 4, smaller loses more
+             sigma=None, # the noise, in the images' unit: one number, one per band or (N, bands); None: estimated (`noise_sigma`)
+             dither:bool=True, # subtractive dithering (uniform rounding error, independent of the signal); False: plain rounding
+             seed:int=0, # of the dither
+            ) -> torch.Tensor:
     "Values rounded to steps of sigma/q (sigma: the per-image, per-band noise, estimated if not given), fpack-style"
     check_real('q (noise sigma per quantisation step)', q, 0, math.inf, lo_open=True, hi_open=True)
     x = _images(images)
@@ -335,10 +355,7 @@ def _leaves(m):
 
 def _pair(v): return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
-def _grid(hw:int, ww:int, stride:int) -> torch.Tensor:
-    "Flat offsets of an hw x ww window in a row-major array with `stride` columns"
-    return (torch.arange(hw)[:, None] * stride + torch.arange(ww)).view(1, -1)
-
+# %% ../nbs/04_perturb.ipynb #7802c62b
 class LocalForward:
     "Exact logits and latents of base images with one pixel changed, recomputing each layer only where the pixel reaches"
     def __init__(self, model:nn.Module, images:torch.Tensor):
@@ -377,61 +394,70 @@ class LocalForward:
             if not ok: raise TypeError(f"local evaluation does not support the layer {l}")
         return ls[:-1]
 
-    def _window(self, l, idx, wy, wx, hw, ww, P, py, px, clip):
-        "Windows (N, C, hw, ww) of layer l's input for images idx at (wy, wx), with channels-last patches P pasted at (py, px)"
-        A, (_, Hp, Wp, C) = self.cl[l], self.shapes[l]
-        N, h, w = len(idx), P.shape[1], P.shape[2]
-        out = torch.empty(N * hw * ww + 1, C, dtype=A.dtype)
-        gi = ((idx * Hp + wy) * Wp + wx)[:, None] + _grid(hw, ww, Wp)
-        torch.index_select(A, 0, gi.view(-1), out=out[:-1])
-        i0, j0 = py - wy, px - wx
-        pi = ((torch.arange(N) * hw + i0) * ww + j0)[:, None] + _grid(h, w, ww)
-        if clip:    # patch rows/columns beyond the window (dropped by floor pooling) go to the spare last row
-            ok = ((i0[:, None] + torch.arange(h) < hw)[:, :, None] & (j0[:, None] + torch.arange(w) < ww)[:, None, :]).view(N, -1)
-            pi = torch.where(ok, pi, N * hw * ww)
-        out.index_copy_(0, pi.view(-1), P.reshape(-1, C))
-        return out[:-1].view(N, hw, ww, C).permute(0, 3, 1, 2)
+# %% ../nbs/04_perturb.ipynb #fdf25d4c
+def _grid(hw:int, ww:int, stride:int) -> torch.Tensor:
+    "Flat offsets of an hw x ww window in a row-major array with `stride` columns"
+    return (torch.arange(hw)[:, None] * stride + torch.arange(ww)).view(1, -1)
 
-    def _wbox(self, oy, ox, h):
-        "Bottleneck weights of the final h x h feature box at (oy, ox), as (h h C, latent)"
-        if (oy, ox, h) not in self._wcache:
-            self._wcache[oy, ox, h] = self.Wb[:, oy:oy + h, ox:ox + h].reshape(self.Wb.shape[0], -1).T.contiguous()
-        return self._wcache[oy, ox, h]
+@patch
+def _window(self:LocalForward, l, idx, wy, wx, hw, ww, P, py, px, clip):
+    "Windows (N, C, hw, ww) of layer l's input for images idx at (wy, wx), with channels-last patches P pasted at (py, px)"
+    A, (_, Hp, Wp, C) = self.cl[l], self.shapes[l]
+    N, h, w = len(idx), P.shape[1], P.shape[2]
+    out = torch.empty(N * hw * ww + 1, C, dtype=A.dtype)
+    gi = ((idx * Hp + wy) * Wp + wx)[:, None] + _grid(hw, ww, Wp)
+    torch.index_select(A, 0, gi.view(-1), out=out[:-1])
+    i0, j0 = py - wy, px - wx
+    pi = ((torch.arange(N) * hw + i0) * ww + j0)[:, None] + _grid(h, w, ww)
+    if clip:    # patch rows/columns beyond the window (dropped by floor pooling) go to the spare last row
+        ok = ((i0[:, None] + torch.arange(h) < hw)[:, :, None] & (j0[:, None] + torch.arange(w) < ww)[:, None, :]).view(N, -1)
+        pi = torch.where(ok, pi, N * hw * ww)
+    out.index_copy_(0, pi.view(-1), P.reshape(-1, C))
+    return out[:-1].view(N, hw, ww, C).permute(0, 3, 1, 2)
 
-    @torch.no_grad()
-    def __call__(self, idx:torch.Tensor, y:torch.Tensor, x:torch.Tensor, values:torch.Tensor):
-        "Logits and latents of base image idx[n] with pixel (y[n], x[n]) set to values[n] (bands,)"
-        P = values[:, None, None, :].to(self.acts[0].dtype); py, px = y.long(), x.long()
-        for i, (l, A) in enumerate(zip(self.layers, self.acts)):
-            H, W = A.shape[-2:]; h = P.shape[1]
-            if isinstance(l, nn.Conv2d):
-                k, p = l.kernel_size[0], l.padding[0]
-                Ho, Wo = H + 2 * p - k + 1, W + 2 * p - k + 1
-                ho, wo = min(h + k - 1, Ho), min(h + k - 1, Wo)
-                oy = (py + p - k + 1).clamp(0, Ho - ho); ox = (px + p - k + 1).clamp(0, Wo - wo)
-                win = self._window(i, idx, oy, ox, ho + k - 1, wo + k - 1, P, py + p, px + p, False)
-                P = F.conv2d(win, l.weight, l.bias); py, px = oy, ox
-            elif isinstance(l, nn.MaxPool2d):
-                k = _pair(l.kernel_size)[0]
-                Ho, Wo = H // k, W // k
-                ho, wo = min((h - 1) // k + 2, Ho), min((h - 1) // k + 2, Wo)
-                oy = (py // k).clamp(0, Ho - ho); ox = (px // k).clamp(0, Wo - wo)
-                win = self._window(i, idx, oy * k, ox * k, ho * k, wo * k, P, py, px, True)
-                P = F.max_pool2d(win, k); py, px = oy, ox
-            else: P = l(P.permute(0, 3, 1, 2))
-            P = P.permute(0, 2, 3, 1)
-        # the bottleneck is linear: add the change of the final feature box, grouped by box position
-        N, h, w = len(idx), P.shape[1], P.shape[2]
-        _, Hf, Wf, _ = self.shapes[-1]
-        gi = ((idx * Hf + py) * Wf + px)[:, None] + _grid(h, w, Wf)
-        d = (P - self.cl[-1].index_select(0, gi.view(-1)).view(P.shape)).reshape(N, -1)
-        key = py * Wf + px
-        order = torch.argsort(key); keys, counts = torch.unique_consecutive(key[order], return_counts=True)
-        z = self.z0[idx].clone(); s = 0
-        for kk, c in zip(keys.tolist(), counts.tolist()):
-            o = order[s:s + c]; s += c
-            z[o] += d[o] @ self._wbox(kk // Wf, kk % Wf, h)
-        return self.model.classify(z), z
+@patch
+def _wbox(self:LocalForward, oy, ox, h):
+    "Bottleneck weights of the final h x h feature box at (oy, ox), as (h h C, latent)"
+    if (oy, ox, h) not in self._wcache:
+        self._wcache[oy, ox, h] = self.Wb[:, oy:oy + h, ox:ox + h].reshape(self.Wb.shape[0], -1).T.contiguous()
+    return self._wcache[oy, ox, h]
+
+# %% ../nbs/04_perturb.ipynb #d73fd013
+@patch
+@torch.no_grad()
+def __call__(self:LocalForward, idx:torch.Tensor, y:torch.Tensor, x:torch.Tensor, values:torch.Tensor):
+    "Logits and latents of base image idx[n] with pixel (y[n], x[n]) set to values[n] (bands,)"
+    P = values[:, None, None, :].to(self.acts[0].dtype); py, px = y.long(), x.long()
+    for i, (l, A) in enumerate(zip(self.layers, self.acts)):
+        H, W = A.shape[-2:]; h = P.shape[1]
+        if isinstance(l, nn.Conv2d):
+            k, p = l.kernel_size[0], l.padding[0]
+            Ho, Wo = H + 2 * p - k + 1, W + 2 * p - k + 1
+            ho, wo = min(h + k - 1, Ho), min(h + k - 1, Wo)
+            oy = (py + p - k + 1).clamp(0, Ho - ho); ox = (px + p - k + 1).clamp(0, Wo - wo)
+            win = self._window(i, idx, oy, ox, ho + k - 1, wo + k - 1, P, py + p, px + p, False)
+            P = F.conv2d(win, l.weight, l.bias); py, px = oy, ox
+        elif isinstance(l, nn.MaxPool2d):
+            k = _pair(l.kernel_size)[0]
+            Ho, Wo = H // k, W // k
+            ho, wo = min((h - 1) // k + 2, Ho), min((h - 1) // k + 2, Wo)
+            oy = (py // k).clamp(0, Ho - ho); ox = (px // k).clamp(0, Wo - wo)
+            win = self._window(i, idx, oy * k, ox * k, ho * k, wo * k, P, py, px, True)
+            P = F.max_pool2d(win, k); py, px = oy, ox
+        else: P = l(P.permute(0, 3, 1, 2))
+        P = P.permute(0, 2, 3, 1)
+    # the bottleneck is linear: add the change of the final feature box, grouped by box position
+    N, h, w = len(idx), P.shape[1], P.shape[2]
+    _, Hf, Wf, _ = self.shapes[-1]
+    gi = ((idx * Hf + py) * Wf + px)[:, None] + _grid(h, w, Wf)
+    d = (P - self.cl[-1].index_select(0, gi.view(-1)).view(P.shape)).reshape(N, -1)
+    key = py * Wf + px
+    order = torch.argsort(key); keys, counts = torch.unique_consecutive(key[order], return_counts=True)
+    z = self.z0[idx].clone(); s = 0
+    for kk, c in zip(keys.tolist(), counts.tolist()):
+        o = order[s:s + c]; s += c
+        z[o] += d[o] @ self._wbox(kk // Wf, kk % Wf, h)
+    return self.model.classify(z), z
 
 # %% ../nbs/04_perturb.ipynb #a4309ee7
 @dataclass
@@ -447,23 +473,14 @@ class AttackResult:
     @property
     def success_rate(self) -> float: return float(self.success.float().mean()) if len(self.success) else float('nan')
 
+# %% ../nbs/04_perturb.ipynb #a3f99b73
 def scaled_bounds(scaler, lo_nmgy, hi_nmgy):
     "Per-band pixel-value bounds in model units for physical bounds (nanomaggies) through a fitted `ArcsinhScaler`"
     nb = len(scaler.p_hi)
     f = lambda v: scaler(torch.as_tensor(v, dtype=torch.float32).expand(nb).reshape(1, nb, 1, 1)).view(nb)
     return f(lo_nmgy), f(hi_nmgy)
 
-def _distinct3(shape, P:int, gen):
-    "Indices r1, r2, r3 per population member: distinct from each other and from the member"
-    n = P - 1
-    a1 = torch.randint(0, n, shape, generator=gen); a2 = torch.randint(0, n - 1, shape, generator=gen)
-    a3 = torch.randint(0, n - 2, shape, generator=gen)
-    a2 = a2 + (a2 >= a1)
-    lo, hi = torch.minimum(a1, a2), torch.maximum(a1, a2)
-    a3 = a3 + (a3 >= lo); a3 = a3 + (a3 >= hi)
-    i = torch.arange(P).view(1, P)
-    return [(i + 1 + a) % P for a in (a1, a2, a3)]
-
+# %% ../nbs/04_perturb.ipynb #74851dcf
 def _attack_bounds(bounds, x:torch.Tensor) -> tuple:
     "Pixel-value bounds (lo, hi), each (B, bands): the images' own range per band, or `bounds` checked"
     B, C = x.shape[:2]
@@ -485,11 +502,119 @@ def _attack_bounds(bounds, x:torch.Tensor) -> tuple:
     if (hi < lo).any(): raise ValueError("bounds: hi must not be below lo")
     return lo, hi
 
-def _check_attack_args(model, x, labels, targets, k, popsize, F_, max_gen, max_queries, success, engine, chunk):
+def candidate_bounds(images, # (B, bands, H, W) the images attacked, in the model's input units
+                     bounds=None, # pixel values allowed, model units: None or 'image' (each image's own range per band), or (lo, hi): numbers, one per band or (B, bands)
+                     k:int=1, # pixels changed per candidate, >= 1
+                    ) -> tuple:
+    "Lower and upper bounds, each (B, 1, k (2 + bands)), of candidate vectors: k times (y, x in pixels, one value per band)"
+    x = _images(images); B, C, H, W = x.shape
+    check_int('k (pixels changed)', k, 1)
+    lo, hi = _attack_bounds(bounds, x)
+    lo = torch.cat([torch.zeros(B, 2), lo], 1).repeat(1, k)[:, None]
+    hi = torch.cat([torch.tensor([H, W], dtype=torch.float32).expand(B, 2) - 1e-3, hi], 1).repeat(1, k)[:, None]
+    return lo, hi
+
+# %% ../nbs/04_perturb.ipynb #402063c4
+def de_init(lo:torch.Tensor, # (B, 1, dims) lower bounds of the candidate coordinates (`candidate_bounds`)
+            hi:torch.Tensor, # (B, 1, dims) their upper bounds
+            popsize:int, # candidates per image
+            gen:torch.Generator, # the attack's random generator: draws B x popsize x dims uniform numbers
+           ) -> torch.Tensor:
+    "Initial population (B, popsize, dims): every coordinate uniform in [lo, hi)"
+    return lo + (hi - lo) * torch.rand(len(lo), popsize, lo.shape[-1], generator=gen)
+
+# %% ../nbs/04_perturb.ipynb #2ba09b19
+def _distinct3(shape, P:int, gen):
+    "Indices r1, r2, r3 per population member: distinct from each other and from the member"
+    n = P - 1
+    a1 = torch.randint(0, n, shape, generator=gen); a2 = torch.randint(0, n - 1, shape, generator=gen)
+    a3 = torch.randint(0, n - 2, shape, generator=gen)
+    a2 = a2 + (a2 >= a1)
+    lo, hi = torch.minimum(a1, a2), torch.maximum(a1, a2)
+    a3 = a3 + (a3 >= lo); a3 = a3 + (a3 >= hi)
+    i = torch.arange(P).view(1, P)
+    return [(i + 1 + a) % P for a in (a1, a2, a3)]
+
+def de_mutate(pop:torch.Tensor, # (A, P, dims) the population of A images, P >= 4 candidates each
+              lo:torch.Tensor, # (A, 1, dims) lower bounds of the coordinates
+              hi:torch.Tensor, # (A, 1, dims) their upper bounds
+              mutation:float, # mutation factor m, 0 < m <= 2: the weight of the difference c[r2] - c[r3]
+              gen:torch.Generator, # draws the partners (3 x A x P integers), then A x P x dims uniform numbers for the redrawn coordinates
+             ) -> torch.Tensor:
+    "DE/rand/1 trial vectors (A, P, dims): c[r1] + mutation (c[r2] - c[r3]), coordinates outside [lo, hi] redrawn uniformly"
+    A, P = pop.shape[:2]
+    r1, r2, r3 = _distinct3((A, P), P, gen)
+    rows = torch.arange(A)[:, None]
+    trial = pop[rows, r1] + mutation * (pop[rows, r2] - pop[rows, r3])
+    return torch.where((trial < lo) | (trial > hi), lo + (hi - lo) * torch.rand(trial.shape, generator=gen), trial)
+
+# %% ../nbs/04_perturb.ipynb #f78a850a
+def candidate_pixels(cand:torch.Tensor, # (n, k (2 + bands)) candidate vectors
+                     k:int, # pixels per candidate
+                    ) -> tuple:
+    "Rows y and columns x (n, k) of the pixels candidates `cand` change (truncated to integers), and their values (n, k, bands)"
+    c = cand.view(len(cand), k, -1)
+    return c[..., 0].long(), c[..., 1].long(), c[..., 2:]
+
+def set_pixels(images:torch.Tensor, # (B, bands, H, W) base images
+               idx:torch.Tensor, # (n,) the base image of each candidate
+               cand:torch.Tensor, # (n, k (2 + bands)) candidate vectors
+               k:int, # pixels per candidate
+              ) -> torch.Tensor:
+    "Images (n, bands, H, W): copies of images[idx] with the k pixels of each candidate set to its values"
+    yy, xx, v = candidate_pixels(cand, k)
+    im = images[idx].clone()
+    im[torch.arange(len(im))[:, None].expand(-1, k), :, yy, xx] = v
+    return im
+
+# %% ../nbs/04_perturb.ipynb #84ca6cac
+def candidate_probs(model:nn.Module, # classifier returning logits (batch, classes), in eval mode
+                    images:torch.Tensor, # (B, bands, H, W) base images, model units
+                    idx:torch.Tensor, # (n,) the base image of each candidate
+                    cand:torch.Tensor, # (n, k (2 + bands)) candidate vectors
+                    k:int, # pixels per candidate
+                    local:LocalForward|None=None, # the base images' `LocalForward` (k = 1 only); None: full forward passes
+                    chunk:int=16384, # candidates per forward pass
+                   ) -> torch.Tensor:
+    "Softmax probabilities (n, classes) of images[idx[n]] with the pixels of candidate n set"
+    yy, xx, v = candidate_pixels(cand, k)
+    out = []
+    for s in range(0, len(cand), chunk):
+        sl = slice(s, s + chunk)
+        if local is not None: logits = local(idx[sl], yy[sl, 0], xx[sl, 0], v[sl, 0])[0]
+        else:
+            with torch.no_grad(): logits = model(set_pixels(images, idx[sl], cand[sl], k))
+        out.append(logits.softmax(1))
+    return torch.cat(out)
+
+def de_fitness(probs:torch.Tensor, # (n, classes) class probabilities of the candidates (`candidate_probs`)
+               cls:torch.Tensor, # (n,) the true class of each candidate's image, or its target class (targeted)
+               targeted:bool=False, # a targeted attack: minimise 1 - p(target); else minimise p(true class)
+               success:str='reference', # 'reference': p(target) > 0.5 or p(true) < 0.05; 'misclassify': the predicted class is the target / not the true one
+              ) -> tuple:
+    "The objective to minimise (n,) and whether each candidate succeeds (n,) bool"
+    p_cls = probs[torch.arange(len(probs)), cls]
+    if success == 'reference': ok = p_cls > 0.5 if targeted else p_cls < 0.05
+    else: ok = probs.argmax(1) == cls if targeted else probs.argmax(1) != cls
+    return (1 - p_cls if targeted else p_cls), ok
+
+# %% ../nbs/04_perturb.ipynb #20050537
+def de_select(pop:torch.Tensor, # (A, P, dims) the parents
+              fit:torch.Tensor, # (A, P) their objectives
+              trial:torch.Tensor, # (A, P, dims) the trials (`de_mutate`)
+              trial_fit:torch.Tensor, # (A, P) the trials' objectives
+             ) -> tuple:
+    "The next population (A, P, dims) and its objectives (A, P): each trial where it is better than its parent"
+    better = trial_fit < fit
+    return torch.where(better[..., None], trial, pop), torch.where(better, trial_fit, fit)
+
+# %% ../nbs/04_perturb.ipynb #176754cc
+def _check_attack_args(model, x, labels, targets, k, popsize, mutation, max_gen, max_queries, success, engine, chunk):
+    "ValueError naming the first argument of `one_pixel_attack` out of its range"
     if len(x) == 0: raise ValueError("one_pixel_attack: no images to attack (an empty batch was given)")
     check_int('k (pixels changed)', k, 1)
     check_int('popsize', popsize, 4)
-    check_real('F (differential weight)', F_, 0, 2, lo_open=True)
+    check_real('mutation (DE mutation factor)', mutation, 0, 2, lo_open=True)
     check_int('max_gen (generations)', max_gen, 0)
     check_int('chunk (candidates per forward pass)', chunk, 1)
     if max_queries is not None: check_int('max_queries', max_queries, 0)
@@ -508,81 +633,75 @@ def _check_attack_args(model, x, labels, targets, k, popsize, F_, max_gen, max_q
         if (targets < 0).any() or (targets >= K).any(): raise ValueError(f"targets must be in [0, {K})")
         if (targets == labels).any(): raise ValueError("a targeted attack needs a target class different from the true class")
 
+def _local_engine(model, x, k:int, engine:str) -> LocalForward|None:
+    "The images' `LocalForward` where `engine` and `k` allow it and the model supports it, else None (full forward passes)"
+    if engine == 'full' or k != 1: return None
+    try: return LocalForward(model, x)
+    except TypeError:
+        if engine == 'local': raise
+    return None
+
+def _attack_result(model, x, found, done, queries, k:int) -> AttackResult:
+    "The images with the pixels of the candidates `found` (B, dims) set, and the model's probabilities before and after"
+    yy, xx, values = candidate_pixels(found, k)
+    adv = set_pixels(x, torch.arange(len(x)), found, k)
+    with torch.no_grad(): prob_before, prob_after = model(x).softmax(1), model(adv).softmax(1)
+    return AttackResult(adv, done, queries, torch.stack([yy, xx], -1), values, prob_before, prob_after)
+
 # %% ../nbs/04_perturb.ipynb #5f7e13af
 @heap_alloc()
-def one_pixel_attack(model:nn.Module, images, labels, targets=None, k:int=1, bounds=None, popsize:int=400,
-                     F:float=0.5, max_gen:int=80, max_queries:int|None=None, success:str='reference',
-                     engine:str='auto', seed:int=0, chunk:int=16384, what:str|None=None) -> AttackResult:
-    "Differential-evolution k-pixel attack on `images` (model units) of classes `labels`; towards `targets` if given; `what` names it in progress lines"
-    x = _images(images)
-    B, C, H, W = x.shape
+def one_pixel_attack(model:nn.Module, # classifier returning logits (batch, classes); run in eval mode, its mode restored after
+                     images, # (B, bands, H, W) the images attacked, in the model's input units
+                     labels, # (B,) their true classes, integers in [0, classes)
+                     targets=None, # (B,) target classes (each other than the image's label); None: untargeted
+                     k:int=1, # pixels changed per image, >= 1
+                     bounds=None, # pixel values allowed, model units: None or 'image' (each image's range per band), or (lo, hi): numbers, one per band or (B, bands)
+                     popsize:int=400, # candidates per image, >= 4
+                     mutation:float=0.5, # DE mutation factor m, 0 < m <= 2 (`de_mutate`)
+                     max_gen:int=80, # generations after the initial population, >= 0
+                     max_queries:int|None=None, # model evaluations per image at most, >= popsize; None: popsize (1 + max_gen)
+                     success:str='reference', # 'reference' (p(target) > 0.5 or p(true) < 0.05) or 'misclassify' (the predicted class changes)
+                     engine:str='auto', # 'local' (`LocalForward`, k = 1 only), 'full' (batched forward passes) or 'auto' (local where the model allows)
+                     seed:int=0, # of the attack's random draws
+                     chunk:int=16384, # candidates per forward pass, >= 1
+                     what:str|None=None, # names the attack in progress lines; None: no progress lines
+                    ) -> AttackResult:
+    "Differential-evolution k-pixel attack on `images` of classes `labels`, towards `targets` if given"
+    x = _images(images); B = len(x)
     labels = torch.as_tensor(check_class_indices('labels', labels))
     targets = None if targets is None else torch.as_tensor(check_class_indices('targets', targets))
     was_training = model.training; model.eval()
     try:
-        _check_attack_args(model, x, labels, targets, k, popsize, F, max_gen, max_queries, success, engine, chunk)
+        _check_attack_args(model, x, labels, targets, k, popsize, mutation, max_gen, max_queries, success, engine, chunk)
         gen = _gen(seed)
-        lo, hi = _attack_bounds(bounds, x)
-        D = 2 + C
-        blo = torch.cat([torch.zeros(B, 2), lo], 1).repeat(1, k)[:, None]
-        bhi = torch.cat([torch.tensor([H, W], dtype=torch.float32).expand(B, 2) - 1e-3, hi], 1).repeat(1, k)[:, None]
-        local = None
-        if engine != 'full' and k == 1:
-            try: local = LocalForward(model, x)
-            except TypeError:
-                if engine == 'local': raise
+        lo, hi = candidate_bounds(x, bounds, k)
+        local = _local_engine(model, x, k, engine)
         targeted = targets is not None
         cls = targets if targeted else labels
 
-        def probs(idx, cand):
-            c = cand.view(len(cand), k, D); yy, xx, v = c[..., 0].long(), c[..., 1].long(), c[..., 2:]
-            out = []
-            for s in range(0, len(cand), chunk):
-                sl = slice(s, s + chunk)
-                if local is not None: logits = local(idx[sl], yy[sl, 0], xx[sl, 0], v[sl, 0])[0]
-                else:
-                    im = x[idx[sl]].clone(); r = torch.arange(len(im))[:, None].expand(-1, k)
-                    im[r, :, yy[sl], xx[sl]] = v[sl]
-                    with torch.no_grad(): logits = model(im)
-                out.append(logits.softmax(1))
-            return torch.cat(out)
+        def evaluate(active, cand):   # objectives and successes (len(active), popsize) of candidates of images `active`
+            idx = active.repeat_interleave(popsize)
+            fit, ok = de_fitness(candidate_probs(model, x, idx, cand.view(len(idx), -1), k, local, chunk), cls[idx], targeted, success)
+            return fit.view(len(active), popsize), ok.view(len(active), popsize)
 
-        def judge(p, idx):
-            pc = p[torch.arange(len(p)), cls[idx]]
-            if success == 'reference': ok = pc > 0.5 if targeted else pc < 0.05
-            else: ok = p.argmax(1) == cls[idx] if targeted else p.argmax(1) != cls[idx]
-            return (1 - pc if targeted else pc), ok
-
-        pop = blo + (bhi - blo) * torch.rand(B, popsize, k * D, generator=gen)
-        idx = torch.arange(B).repeat_interleave(popsize)
-        e, ok = judge(probs(idx, pop.view(-1, k * D)), idx)
-        e, ok = e.view(B, popsize), ok.view(B, popsize)
+        pop = de_init(lo, hi, popsize, gen)
+        fit, ok = evaluate(torch.arange(B), pop)
         queries = torch.full((B,), popsize); done = ok.any(1)
-        found = pop[torch.arange(B), torch.where(ok, -1., e).argmin(1)].clone()
+        found = pop[torch.arange(B), torch.where(ok, -1., fit).argmin(1)].clone()
         n_gen = max_gen if max_queries is None else min(max_gen, max_queries // popsize - 1)
         t0 = time.perf_counter()
         for g in range(n_gen):
-            act = torch.where(~done)[0]
-            if len(act) == 0: break
+            active = torch.where(~done)[0]
+            if len(active) == 0: break
             if what: progress(f"{what}: generation {g + 1}/{n_gen}, {int(done.sum())}/{B} galaxies fooled, {eta_text(g, n_gen, t0)}")
-            r1, r2, r3 = _distinct3((len(act), popsize), popsize, gen)
-            pa = pop[act]; bi = torch.arange(len(act))[:, None]
-            trial = pa[bi, r1] + F * (pa[bi, r2] - pa[bi, r3])
-            lo_, hi_ = blo[act], bhi[act]
-            trial = torch.where((trial < lo_) | (trial > hi_), lo_ + (hi_ - lo_) * torch.rand(trial.shape, generator=gen), trial)
-            idx = act.repeat_interleave(popsize)
-            et, okt = judge(probs(idx, trial.view(-1, k * D)), idx)
-            et, okt = et.view(len(act), popsize), okt.view(len(act), popsize)
-            better = et < e[act]
-            pop[act] = torch.where(better[..., None], trial, pa); e[act] = torch.where(better, et, e[act])
-            queries[act] += popsize
-            hit = okt.any(1)
+            trial = de_mutate(pop[active], lo[active], hi[active], mutation, gen)
+            trial_fit, trial_ok = evaluate(active, trial)
+            pop[active], fit[active] = de_select(pop[active], fit[active], trial, trial_fit)
+            queries[active] += popsize
+            hit = trial_ok.any(1)
             if hit.any():
-                h = act[hit]; found[h] = trial[hit, okt[hit].float().argmax(1)]; done[h] = True
+                fooled = active[hit]; found[fooled] = trial[hit, trial_ok[hit].float().argmax(1)]; done[fooled] = True
         rest = torch.where(~done)[0]
-        found[rest] = pop[rest, e[rest].argmin(1)]
-        c = found.view(B, k, D); yy, xx, v = c[..., 0].long(), c[..., 1].long(), c[..., 2:]
-        adv = x.clone(); adv[torch.arange(B)[:, None].expand(-1, k), :, yy, xx] = v
-        with torch.no_grad(): pb, pa_ = model(x).softmax(1), model(adv).softmax(1)
-        return AttackResult(adv, done, queries, torch.stack([yy, xx], -1), v, pb, pa_)
+        found[rest] = pop[rest, fit[rest].argmin(1)]
+        return _attack_result(model, x, found, done, queries, k)
     finally: model.train(was_training)

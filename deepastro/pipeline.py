@@ -42,6 +42,7 @@ class Stage:
         names = list(inspect.signature(f).parameters)[1:]
         return f(pair, **{k: params[k] for k in names if k in params})
 
+# %% ../nbs/09_pipeline.ipynb #45f4c81d
 STAGES: dict[str, Stage] = {}
 
 def register_stage(stage:Stage) -> Stage:
@@ -58,6 +59,7 @@ for _s in (Stage('data', '02_data.ipynb', 'deepastro.data:DataResult'),
            Stage('uda', '06_uda.ipynb', 'deepastro.uda:UDAResult', ('data',)),
            Stage('debias', '07_debias.ipynb', 'deepastro.debias:DebiasResult', ('data',), applies='deepastro.debias:debias_reason')): register_stage(_s)
 
+# %% ../nbs/09_pipeline.ipynb #01e1422c
 def stage_closure(stages=None) -> list[str]:
     "The stages asked for (all if None) and every stage they depend on, in the order of `STAGES`"
     if stages is None: return list(STAGES)
@@ -99,13 +101,7 @@ def notebook_parameters(nb:str|Path) -> dict:
         out[k] = (type(d).__name__ if d is not None else 'None', d)
     return out
 
-def _check_type(name, value, tname, nb):
-    ok = dict(int=lambda v: isinstance(v, int) and not isinstance(v, bool),
-              float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-              str=lambda v: isinstance(v, str), bool=lambda v: isinstance(v, bool))
-    if tname in ok and not ok[tname](value):      # None too: a number or a name cannot be left out this way
-        raise TypeError(f"parameter {name!r} of {Path(nb).name} must be {tname}, got {value!r} ({type(value).__name__})")
-
+# %% ../nbs/09_pipeline.ipynb #85de2b67
 PARAM_RANGES = dict(   # name -> (lowest, highest, lowest excluded, highest excluded); None: no bound
     n_galaxies=(1, None), epochs=(1, None), bs=(1, None), n_curve=(1, None), n_attack=(1, None), generations=(1, None),
     n_isomap=(2, None), n_debias=(10, None), debias_epochs=(1, None), n_uda=(10, None), uda_epochs=(1, None),
@@ -124,7 +120,20 @@ def _check_range(name, value, nb):
                                         (f"{'<' if hi_x else '<='} {hi}" if hi is not None else '')) if w)
         raise ValueError(f"parameter {name!r} of {Path(nb).name} must be {want}, got {value!r}")
 
-def stage_parameters(pair:str, nb:Path, overrides:dict, run_dir:Path, quick:bool=False) -> dict:
+# %% ../nbs/09_pipeline.ipynb #07b6d8ad
+def _check_type(name, value, tname, nb):
+    ok = dict(int=lambda v: isinstance(v, int) and not isinstance(v, bool),
+              float=lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+              str=lambda v: isinstance(v, str), bool=lambda v: isinstance(v, bool))
+    if tname in ok and not ok[tname](value):      # None too: a number or a name cannot be left out this way
+        raise TypeError(f"parameter {name!r} of {Path(nb).name} must be {tname}, got {value!r} ({type(value).__name__})")
+
+def stage_parameters(pair:str, # a built-in pair's name or the path of a pair file
+                     nb:Path, # the stage notebook (its `parameters` cell says what it takes)
+                     overrides:dict, # parameter values on top of the pair's own (`--params`, `-p`)
+                     run_dir:Path, # the run folder, given to the notebook as `run_dir`
+                     quick:bool=False, # put `params/quick.yaml` on top of the pair's parameters
+                    ) -> dict:
     "The parameters of one stage: the pair's shipped values, then `overrides`, restricted to what the notebook takes"
     accepted = notebook_parameters(nb)
     pr = get_pair(pair)   # a built-in pair goes to the kernel by name, any other by the absolute path of its file
@@ -133,6 +142,7 @@ def stage_parameters(pair:str, nb:Path, overrides:dict, run_dir:Path, quick:bool
         if k in accepted: _check_type(k, v, accepted[k][0], nb); _check_range(k, v, nb)
     return {k: v for k, v in params.items() if k in accepted}
 
+# %% ../nbs/09_pipeline.ipynb #e9ce72f9
 def check_overrides(overrides:dict):
     "Every override must be a parameter of some stage notebook"
     known = set()
@@ -213,6 +223,12 @@ def check_outputs(run_dir, stage:str):
         raise RunDirError(f"{p}: {why}, but the {stage} stage that wrote it is recorded as done in {run_dir / 'results.json'}: "
                                   "run again with --force to make it again")
 
+# %% ../nbs/09_pipeline.ipynb #16da9919
+def stage_files(run_dir, stage:str) -> dict:
+    "Where a running stage writes its full log, the cell it executes and its status line"
+    d = Path(run_dir) / 'logs'
+    return dict(log=d / f'{stage}.log', cell=d / f'{stage}.cell', status=d / f'{stage}.status')
+
 # %% ../nbs/09_pipeline.ipynb #ae275b7e
 @contextlib.contextmanager
 def _fds_to(f):
@@ -225,14 +241,16 @@ def _fds_to(f):
         sys.stdout.flush(); sys.stderr.flush()
         os.dup2(saved[0], 1); os.dup2(saved[1], 2); [os.close(s) for s in saved]
 
-def stage_files(run_dir, stage:str) -> dict:
-    "Where a running stage writes its full log, the cell it executes and its status line"
-    d = Path(run_dir) / 'logs'
-    return dict(log=d / f'{stage}.log', cell=d / f'{stage}.cell', status=d / f'{stage}.status')
-
 _EXEC_LOCK = __import__('threading').Lock()   # the output redirection and DEEPASTRO_STATUS belong to the whole process
 
-def execute_stage_notebook(nb:Path, out:Path, params:dict, run_dir, stage:str, kernel:str='python3'):
+# %% ../nbs/09_pipeline.ipynb #fc47589c
+def execute_stage_notebook(nb:Path, # the stage notebook to execute
+                           out:Path, # where the executed copy is written
+                           params:dict, # parameter name -> value, injected by papermill after the `parameters` cell
+                           run_dir, # the run folder: the kernel's working directory; its `logs/` holds the stage's log
+                           stage:str, # the stage's name: it names the log, cell and status files (`stage_files`)
+                           kernel:str='python3', # the Jupyter kernel that executes it
+                          ):
     "Execute `nb` with papermill into `out`, in the run folder: outputs, kernel messages and warnings go to the stage's log"
     import papermill as pm, logging, nbformat
     files = stage_files(run_dir, stage); files['log'].parent.mkdir(parents=True, exist_ok=True)
@@ -264,10 +282,27 @@ def execute_stage_notebook(nb:Path, out:Path, params:dict, run_dir, stage:str, k
                 if v is None: os.environ.pop(k, None)
                 else: os.environ[k] = v
 
+# %% ../nbs/09_pipeline.ipynb #dc0c31da
+def _record(run_dir, stage, params, status, seconds, key=None):
+    from deepastro import __version__
+    threads = os.environ.get('OMP_NUM_THREADS')
+    rec = dict(status=status, params_hash=key or stage_key(run_dir, stage, params), params=params, seconds=round(seconds, 1),
+               notebook=STAGES[stage].notebook, threads=int(threads) if threads else None)
+    update_results(run_dir, 'stages', lambda st: {**(st or {}), stage: rec})
+    update_results(run_dir, 'deepastro_version', __version__)
+
 # %% ../nbs/09_pipeline.ipynb #e8aec10b
-def run_stage(pair:str, stage:str, runs_dir='runs', overrides:dict|None=None, force:bool=False, quick:bool=False,
-              kernel:str='python3', log=print, seed:int|None=None) -> str:
-    "Execute one stage notebook of `pair` (and `seed`) unless it is done with the same parameters and inputs: 'done' or 'skipped'"
+def run_stage(pair:str, # a built-in pair's name or the path of a pair file
+              stage:str, # a stage's name (a key of `STAGES`)
+              runs_dir='runs', # the folder of the run folders (`runs_dir/<pair>/seed-<N>`)
+              overrides:dict|None=None, # parameter values on top of the pair's own (None: none)
+              force:bool=False, # run it even if it is done with the same parameters and inputs
+              quick:bool=False, # put `params/quick.yaml` on top of the pair's parameters
+              kernel:str='python3', # the Jupyter kernel that executes the notebook
+              log=print, # called with each progress line
+              seed:int|None=None, # the run's seed (None: the seed of `overrides`, else the pair's, else 0)
+             ) -> str:
+    "Execute one stage notebook of `pair` (and `seed`) unless it is done with the same parameters and inputs: 'done', 'skipped' or 'not applicable'"
     if stage not in STAGES: raise KeyError(f"unknown stage {stage!r}; stages: {', '.join(STAGES)}")
     overrides = dict(overrides or {})
     if seed is not None: overrides['seed'] = seed
@@ -300,14 +335,6 @@ def run_stage(pair:str, stage:str, runs_dir='runs', overrides:dict|None=None, fo
     _record(run_dir, stage, params, 'done', time.perf_counter() - t0, key)
     log(f"[{label}] {stage:10s} done in {time.perf_counter() - t0:.0f} s")
     return 'done'
-
-def _record(run_dir, stage, params, status, seconds, key=None):
-    from deepastro import __version__
-    threads = os.environ.get('OMP_NUM_THREADS')
-    rec = dict(status=status, params_hash=key or stage_key(run_dir, stage, params), params=params, seconds=round(seconds, 1),
-               notebook=STAGES[stage].notebook, threads=int(threads) if threads else None)
-    update_results(run_dir, 'stages', lambda st: {**(st or {}), stage: rec})
-    update_results(run_dir, 'deepastro_version', __version__)
 
 # %% ../nbs/09_pipeline.ipynb #c3e66a14
 def load_run(run_dir) -> dict:
@@ -379,7 +406,14 @@ def default_jobs(n_runs:int=1) -> int:
     return max(1, min(_ncpu(), 3 * n_runs, int(mem // STAGE_GB) if mem else _ncpu()))
 
 # %% ../nbs/09_pipeline.ipynb #ef955b4c
-def run_dag(runs, start, jobs:int, log=print, stages=None, tick=None, every:float=2.) -> dict:
+def run_dag(runs, # the runs: labels such as 'pair/seed-N' (repeats count once)
+            start, # start(run, stage) -> a `concurrent.futures.Future` of that stage's work
+            jobs:int, # the most stages running at once (>= 1)
+            log=print, # called with one line as each stage finishes, fails or cannot start
+            stages=None, # the stages asked for (None: all), with every stage they depend on (`stage_closure`)
+            tick=None, # tick({(run, stage): start time, epoch seconds}) after each wait, at least every `every` s; None: not called
+            every:float=2., # the longest wait for a stage to finish before `tick` is called again, seconds
+           ) -> dict:
     """Start every (run, stage) of `stage_closure(stages)` once its dependencies have finished, at most `jobs` at a time;
     `start(run, stage)` returns a `concurrent.futures.Future`; `tick(running)` is called every `every` seconds with the
     running {(run, stage): start time}. Returns run -> None if all its stages finished, else the first failure."""
@@ -454,22 +488,7 @@ def run_lock(run_dirs:list):
             f.seek(0); f.truncate(); f.write(f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}"); f.flush()
         yield
 
-# %% ../nbs/09_pipeline.ipynb #0355ab8e
-def _limit_threads(n:int):
-    "Worker-process initialiser: the kernels it starts use `n` threads (OpenMP and MKL read these at start)"
-    import warnings; warnings.simplefilter('ignore')
-    set_kernel_threads(n)
-
-def _stage_task(pair, seed, stage, runs_dir, overrides, force, quick, kernel, stages:dict):
-    STAGES.update(stages)     # stages registered in the parent process (a spawned worker knows only the built-in ones)
-    try: return run_stage(pair, stage, runs_dir, overrides, force, quick, kernel, log=lambda m: None, seed=seed)
-    except Exception as e:   # a plain error crosses the process boundary whatever papermill raised
-        raise RuntimeError(error_text(e)) from None
-
-def _runs(pairs, seeds, overrides, quick) -> list[tuple[str, int]]:
-    "(pair, seed) of every run asked for; without `seeds`, each pair's own seed parameter"
-    return [(p, s) for p in pairs for s in (seeds if seeds else [overrides.get('seed', pair_params(p, quick).get('seed', 0))])]
-
+# %% ../nbs/09_pipeline.ipynb #4e2cacc4
 def data_shape(pair) -> tuple:
     "(bands, known classes, stamp size) of the images the stages of `pair` train on, as far as the pair says without reading files"
     from deepastro.simulate import class_names
@@ -482,9 +501,21 @@ def data_shape(pair) -> tuple:
     bands = len(p.bands) or len(set(_bands(p.source)) & set(_bands(p.target))) or 3
     return bands, max(2, len([c for c in p.classes if c not in p.unknown])), p.size
 
+# %% ../nbs/09_pipeline.ipynb #9d137103
+def _runs(pairs, seeds, overrides, quick) -> list[tuple[str, int]]:
+    "(pair, seed) of every run asked for; without `seeds`, each pair's own seed parameter"
+    return [(p, s) for p in pairs for s in (seeds if seeds else [overrides.get('seed', pair_params(p, quick).get('seed', 0))])]
+
 BUILTIN_ARCHS = ('convnet', 'resnet18')   # the keys of deepastro.models.ARCHS: checking them needs no torch import (13 s)
 
-def check_runs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=False, quick:bool=False, seeds=None, stages=None):
+def check_runs(pairs, # built-in pair names or paths of pair files
+               runs_dir='runs', # the folder of the run folders
+               overrides:dict|None=None, # parameter values on top of each pair's own (None: none)
+               force:bool=False, # accept run folders written by another deepastro version; set a damaged results.json aside (renamed)
+               quick:bool=False, # put `params/quick.yaml` on top of the pairs' parameters
+               seeds=None, # list of seeds (integers >= 0), one run each; None: each pair's own seed parameter
+               stages=None, # the stage names asked for (None: all)
+              ):
     "Everything that can be checked before a run starts: pairs, parameters and their types, stages, run folders"
     overrides = dict(overrides or {})
     for p in pairs: get_pair(p)
@@ -500,8 +531,31 @@ def check_runs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=Fals
         if arch is not None and str(arch).strip() not in BUILTIN_ARCHS:   # a network that does not exist (or lacks its @layer) fails here, not in a stage
             __import__('deepastro.models').models.check_arch(arch, *data_shape(p))
 
-def run_pairs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=False, quick:bool=False,
-              jobs:int|None=None, kernel:str='python3', log=print, stages=None, seeds=None, live:LiveStatus|None=None) -> tuple[dict, dict]:
+# %% ../nbs/09_pipeline.ipynb #0355ab8e
+def _limit_threads(n:int):
+    "Worker-process initialiser: the kernels it starts use `n` threads (OpenMP and MKL read these at start)"
+    import warnings; warnings.simplefilter('ignore')
+    set_kernel_threads(n)
+
+def _stage_task(pair, seed, stage, runs_dir, overrides, force, quick, kernel, stages:dict):
+    STAGES.update(stages)     # stages registered in the parent process (a spawned worker knows only the built-in ones)
+    try: return run_stage(pair, stage, runs_dir, overrides, force, quick, kernel, log=lambda m: None, seed=seed)
+    except Exception as e:   # a plain error crosses the process boundary whatever papermill raised
+        raise RuntimeError(error_text(e)) from None
+
+# %% ../nbs/09_pipeline.ipynb #7cca4c9b
+def run_pairs(pairs, # built-in pair names or paths of pair files (repeats run once)
+              runs_dir='runs', # the folder of the run folders (`runs_dir/<pair>/seed-<N>`)
+              overrides:dict|None=None, # parameter values on top of each pair's own (None: none)
+              force:bool=False, # run every stage again, done or not, and accept run folders of another deepastro version
+              quick:bool=False, # put `params/quick.yaml` on top of the pairs' parameters
+              jobs:int|None=None, # stages run at once (>= 1), each in its own process with cores // jobs threads; None: `default_jobs`
+              kernel:str='python3', # the Jupyter kernel that executes the stage notebooks
+              log=print, # called with each progress line (when `live` is None)
+              stages=None, # the stages to run (None: all), with every stage they depend on
+              seeds=None, # list of seeds (integers >= 0), one run folder each; None: each pair's own seed parameter
+              live:LiveStatus|None=None, # redraws a line per running stage and prints the progress lines (None: `log` only)
+             ) -> tuple[dict, dict]:
     "Run the stages (all, or `stages` and what they need) of every pair and seed, `jobs` at a time; returns (records, failures) by 'pair/seed-N'"
     import concurrent.futures as cf, multiprocessing as mp
     pairs = list(dict.fromkeys(pairs)); overrides = dict(overrides or {})
@@ -530,8 +584,16 @@ def run_pairs(pairs, runs_dir='runs', overrides:dict|None=None, force:bool=False
     return records, failed
 
 # %% ../nbs/09_pipeline.ipynb #6ccc99a7
-def run_pair(pair:str, runs_dir='runs', overrides:dict|None=None, force:bool=False, quick:bool=False,
-             kernel:str='python3', log=print, stages=None, seed:int|None=None) -> dict:
+def run_pair(pair:str, # a built-in pair's name or the path of a pair file
+             runs_dir='runs', # the folder of the run folders (`runs_dir/<pair>/seed-<N>`)
+             overrides:dict|None=None, # parameter values on top of the pair's own (None: none)
+             force:bool=False, # run every stage again, done or not, and accept a run folder of another deepastro version
+             quick:bool=False, # put `params/quick.yaml` on top of the pair's parameters
+             kernel:str='python3', # the Jupyter kernel that executes the stage notebooks
+             log=print, # called with each progress line
+             stages=None, # the stages to run (None: all), with every stage they depend on
+             seed:int|None=None, # the run's seed (None: the seed of `overrides`, else the pair's, else 0)
+            ) -> dict:
     "Run the stages of one pair and seed one after the other in this process (what a Dask task does); returns its records"
     overrides = {**(overrides or {}), **({} if seed is None else dict(seed=seed))}
     check_runs([pair], runs_dir, overrides, force, quick, stages=stages)
@@ -551,14 +613,7 @@ def write_run_report(records:dict, runs_dir, out=None) -> Path:
     return write_report(records, Path(out) if out else Path(runs_dir) / 'report.html', Path(runs_dir),
                         notebooks={s: st.notebook for s, st in STAGES.items()})
 
-# %% ../nbs/09_pipeline.ipynb #614d7177
-SUMMARY_COLUMNS = (('source acc', 'baseline.source_acc'), ('target acc', 'baseline.target_acc'), ('drop', 'baseline.drop'),
-                   ('DA target', 'da.da_target_acc'), ('gap won', 'da.gap_won'), ('DA source chg', 'da.source_change'),
-                   ('attack base', 'robustness.attack_baseline'), ('attack DA', 'robustness.attack_da'),
-                   ('UDA target', 'uda.uda_target_acc'), ('UDA AUROC', 'uda.uda_auroc'),
-                   ('bias L naive', 'debias.bias_L_naive'), ('bias L deb', 'debias.bias_L_debiased'),
-                   ('deb acc', 'debias.debiased_accuracy'), ('deb collapsed', 'debias.debiased_collapsed'))   # L = 0 of a model that calls everything one class means nothing
-
+# %% ../nbs/09_pipeline.ipynb #b894f7cb
 def summary_rows(records:dict) -> list[dict]:
     "Per pair: the number of seeds and the mean and standard error over seeds of every headline figure ('pair/seed-N' -> records in)"
     by_pair = {}
@@ -570,6 +625,14 @@ def summary_rows(records:dict) -> list[dict]:
             m, se, n = mean_se([h.get(k) for h in hs]); row[k] = m; row[f'{k} se'] = se
         rows.append(row)
     return rows
+
+# %% ../nbs/09_pipeline.ipynb #b7e9ea19
+SUMMARY_COLUMNS = (('source acc', 'baseline.source_acc'), ('target acc', 'baseline.target_acc'), ('drop', 'baseline.drop'),
+                   ('DA target', 'da.da_target_acc'), ('gap won', 'da.gap_won'), ('DA source chg', 'da.source_change'),
+                   ('attack base', 'robustness.attack_baseline'), ('attack DA', 'robustness.attack_da'),
+                   ('UDA target', 'uda.uda_target_acc'), ('UDA AUROC', 'uda.uda_auroc'),
+                   ('bias L naive', 'debias.bias_L_naive'), ('bias L deb', 'debias.bias_L_debiased'),
+                   ('deb acc', 'debias.debiased_accuracy'), ('deb collapsed', 'debias.debiased_collapsed'))   # L = 0 of a model that calls everything one class means nothing
 
 def _pm(m, se) -> str:
     if m != m: return '-'
@@ -588,6 +651,7 @@ def summary(records:dict) -> str:
             lines.append(f"{r['pair']:15s} {k}: {_pm(r[k], r.get(k + ' se', float('nan')))}")
     return '\n'.join(lines)
 
+# %% ../nbs/09_pipeline.ipynb #322c9000
 def write_summary_csv(records:dict, path) -> Path:
     "The summary rows of all pairs as a CSV file"
     import pandas as pd
@@ -646,6 +710,8 @@ def _seeds(s:str) -> list[int]:
     if not out or len(set(out)) != len(out): raise ValueError(f"--seeds must name distinct seeds, got {s!r}")
     return out
 
+
+# %% ../nbs/09_pipeline.ipynb #419b6888
 def _parser():
     ap = argparse.ArgumentParser(prog='deepastro', description='Robustness of galaxy-morphology classifiers across surveys')
     sub = ap.add_subparsers(dest='cmd', required=True)
@@ -654,7 +720,11 @@ def _parser():
     rp = sub.add_parser('report', help='write the HTML report comparing the pairs of a runs folder')
     rp.add_argument('--runs-dir', default='runs'); rp.add_argument('--out', help='default: RUNS_DIR/report.html')
     dc = sub.add_parser('docs', help='render the notebooks as HTML documentation (no quarto needed)')
-    dc.add_argument('--out', default='_docs'); dc.add_argument('--execute', action='store_true', help='execute the notebooks first (figures)')
+    dc.add_argument('--out', default='_docs')
+    dc.add_argument('--execute', action='store_true', help='execute every notebook into a copy first (nothing stored)')
+    dc.add_argument('--store-outputs', nargs='*', metavar='NOTEBOOK',
+                    help='first re-execute the notebooks whose stored outputs are older than their code (or the named ones) '
+                         'and store their outputs in them')
     r = sub.add_parser('run', help='run the stage notebooks of one or more survey pairs')
     r.add_argument('pairs', nargs='+', help=f"survey pairs ({', '.join(SURVEY_PAIRS)}) or 'all'")
     r.add_argument('-p', '--param', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'), help='override a parameter')
@@ -667,28 +737,39 @@ def _parser():
     r.add_argument('--scheduler', metavar='ADDRESS', help="run each pair as a task on this Dask scheduler ('local': a local cluster)")
     return ap
 
+
+# %% ../nbs/09_pipeline.ipynb #f58c0547
 def _err(msg) -> int: print(f"deepastro: {msg}", file=sys.stderr); return 2
 
-def main(argv=None):
-    "The `deepastro` command"
-    import warnings
-    for w in (FutureWarning, DeprecationWarning): warnings.simplefilter('ignore', w)   # libraries' notes to developers, not to users
-    a = _parser().parse_args(argv)
-    if a.cmd == 'pairs':
-        for p in SURVEY_PAIRS.values(): print(f"{p.name:15s} {p.description}")
-        return 0
-    if a.cmd in ('readme', 'docs') and not (nbs_dir().parent / 'settings.ini').exists():
-        return _err(f"`deepastro {a.cmd}` works in a checkout of the deepastro repository (it needs settings.ini beside nbs/)")
-    if a.cmd == 'readme': print(f"wrote {write_readme()}"); return 0
-    if a.cmd == 'report':
-        try: res = load_runs(a.runs_dir)
-        except (ValueError, TypeError) as e: return _err(f"{a.runs_dir}: {e}")
-        if not res: return _err(f"no results.json under {Path(a.runs_dir).resolve()}/<pair>/seed-<N>/")
-        print(f"wrote {write_run_report(res, a.runs_dir, a.out)}"); return 0
-    if a.cmd == 'docs':
-        from deepastro.report import build_docs
-        pages = build_docs(nbs_dir(), a.out, execute=a.execute)
-        print(f"wrote {len(pages)} pages and {Path(a.out).resolve() / 'index.html'}"); return 0
+
+# %% ../nbs/09_pipeline.ipynb #2857bb5f
+def _report_command(a) -> int:
+    "`deepastro report`: the report page of the runs under `--runs-dir`"
+    try: res = load_runs(a.runs_dir)
+    except (ValueError, TypeError) as e: return _err(f"{a.runs_dir}: {e}")
+    if not res: return _err(f"no results.json under {Path(a.runs_dir).resolve()}/<pair>/seed-<N>/")
+    print(f"wrote {write_run_report(res, a.runs_dir, a.out)}"); return 0
+
+
+# %% ../nbs/09_pipeline.ipynb #3e8fd266
+def _docs_command(a) -> int:
+    "`deepastro docs`: store stale notebooks' outputs if asked, then render the pages"
+    from deepastro.report import build_docs, stale_notebooks, store_outputs
+    if a.store_outputs is not None:
+        todo = [nbs_dir()/Path(n).name for n in a.store_outputs] or stale_notebooks(nbs_dir())
+        for f in todo:
+            if not f.is_file(): return _err(f"no notebook {f.name!r} in {nbs_dir()}")
+        for f in todo:
+            t0 = time.time(); store_outputs(f)
+            print(f'stored the outputs of {f.name} ({time.time() - t0:.0f} s)', flush=True)
+        if not todo: print("every notebook's stored outputs are current")
+    pages = build_docs(nbs_dir(), a.out, execute=a.execute)
+    print(f"wrote {len(pages)} pages and {Path(a.out).resolve() / 'index.html'}"); return 0
+
+
+# %% ../nbs/09_pipeline.ipynb #84f74054
+def _run_command(a) -> int:
+    "`deepastro run`: check everything, run the pairs' stages, print the summary, write the report"
     pairs = list(SURVEY_PAIRS) if a.pairs == ['all'] else a.pairs
     for p in pairs:
         if p not in SURVEY_PAIRS and not is_pair_file(p):
@@ -718,6 +799,24 @@ def main(argv=None):
     print(f"\nresults in {Path(a.runs_dir).resolve()}/<pair>/seed-<N>/results.json; executed notebooks and logs beside them")
     return 1 if failed else 0
 
+
+# %% ../nbs/09_pipeline.ipynb #d6216d7e
+def main(argv=None):
+    "The `deepastro` command"
+    import warnings
+    for w in (FutureWarning, DeprecationWarning): warnings.simplefilter('ignore', w)   # libraries' notes to developers, not to users
+    a = _parser().parse_args(argv)
+    if a.cmd == 'pairs':
+        for p in SURVEY_PAIRS.values(): print(f"{p.name:15s} {p.description}")
+        return 0
+    if a.cmd in ('readme', 'docs') and not (nbs_dir().parent / 'settings.ini').exists():
+        return _err(f"`deepastro {a.cmd}` works in a checkout of the deepastro repository (it needs settings.ini beside nbs/)")
+    if a.cmd == 'readme': print(f"wrote {write_readme()}"); return 0
+    if a.cmd == 'report': return _report_command(a)
+    if a.cmd == 'docs': return _docs_command(a)
+    return _run_command(a)
+
+
 # %% ../nbs/09_pipeline.ipynb #b4a1df30
 import threading, traceback, uuid
 def publish(topic:str, pair:str, msg:str) -> None:
@@ -727,7 +826,14 @@ def publish(topic:str, pair:str, msg:str) -> None:
     except ValueError: print(msg, flush=True); return
     w.log_event(topic, dict(pair=pair, msg=str(msg)))
 
-def pair_task(pair:str, runs_dir, overrides:dict|None=None, runner=None, topic:str='deepastro', threads:int|None=None, **kw) -> dict:
+def pair_task(pair:str, # a built-in pair's name or the path of a pair file
+              runs_dir, # the folder of the run folders (on a cluster, a filesystem the workers share)
+              overrides:dict|None=None, # parameter values on top of the pair's own (None: none)
+              runner=None, # runner(pair, runs_dir=, overrides=, log=, **kw) runs the pair (None: `run_pair`)
+              topic:str='deepastro', # the worker-event topic the progress lines are published on
+              threads:int|None=None, # threads of the notebook kernels the task starts (None or 0: the worker's setting)
+              **kw, # more arguments of `runner` (force, quick, stages, seed, kernel)
+             ) -> dict:
     "Run one pair on a worker and never raise: dict(pair, status 'ok'|'failed', error, traceback, seconds, results, log, worker)"
     if threads:   # inherited by the notebook kernels papermill starts (dask workers default to OMP_NUM_THREADS=1)
         set_kernel_threads(threads)
@@ -762,9 +868,24 @@ def make_client(scheduler=None, n_workers:int|None=None, **cluster_kw):
         return Client(cluster), True
     return Client(scheduler), True
 
+# %% ../nbs/09_pipeline.ipynb #e111d678
+def _validate(pairs, overrides, runs_dir, quick, force=False, stages=None):
+    "Check pair names and every override against the stage notebooks before anything is submitted (as `deepastro run` does)"
+    check_runs(pairs, runs_dir, overrides, force, quick, stages=stages)
+
 # %% ../nbs/09_pipeline.ipynb #19496e03
-def run_pairs_dask(pairs, overrides:dict|None=None, runs_dir='runs', scheduler=None, n_workers:int|None=None,
-                   runner=None, log=print, threads:int|None=None, validate:bool|None=None, cluster_kw:dict|None=None, **kw) -> dict:
+def run_pairs_dask(pairs, # built-in pair names or paths of pair files (repeats run once)
+                   overrides:dict|None=None, # parameter values on top of each pair's own (None: none)
+                   runs_dir='runs', # the folder of the run folders; on a real cluster, a filesystem every worker shares
+                   scheduler=None, # a `Client`, a scheduler address, 'local' (a local cluster) or None (the current client, else 'local')
+                   n_workers:int|None=None, # worker processes of a local cluster (None: one per pair, at most one per core)
+                   runner=None, # what each task runs: runner(pair, runs_dir=, overrides=, log=, **kw) (None: `run_pair`)
+                   log=print, # called with each progress line, the workers' included
+                   threads:int|None=None, # threads of the notebook kernels each task starts (None: the worker's, OMP_NUM_THREADS=1)
+                   validate:bool|None=None, # check pairs, parameters and run folders before submitting (None: only with the default runner)
+                   cluster_kw:dict|None=None, # more `LocalCluster` arguments for a local cluster (None: none)
+                   **kw, # more arguments of `runner` (force, quick, stages)
+                  ) -> dict:
     "Run each pair as one dask task; returns {pair: outcome of `pair_task`} whatever fails; progress lines go to `log`"
     from distributed import as_completed
     pairs = list(dict.fromkeys(pairs)); overrides = dict(overrides or {})
@@ -799,10 +920,6 @@ def run_pairs_dask(pairs, overrides:dict|None=None, runs_dir='runs', scheduler=N
             cluster = client.cluster; client.close()
             if cluster is not None: cluster.close()
     return {p: out[p] for p in pairs}
-
-def _validate(pairs, overrides, runs_dir, quick, force=False, stages=None):
-    "Check pair names and every override against the stage notebooks before anything is submitted (as `deepastro run` does)"
-    check_runs(pairs, runs_dir, overrides, force, quick, stages=stages)
 
 # %% ../nbs/09_pipeline.ipynb #b42f614d
 def readme_text(index_nb) -> str:

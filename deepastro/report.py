@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_report.ipynb #07d8d0f4
 from __future__ import annotations
-import base64, html, json, math, os, re, shutil, tempfile, warnings
+import base64, functools, html, io, json, math, os, re, shutil, tempfile, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import nbformat, yaml
@@ -13,8 +13,10 @@ from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 from .core import mean_se
 
 # %% auto #0
-__all__ = ['UNKNOWN_SCORE_NAMES', 'report_rows', 'seed_mean', 'render_run_nb', 'write_report', 'nb_title', 'nb_description',
-           'execute_nbs', 'proc_nb', 'proc_nbs', 'QuartoCells', 'render_nb', 'write_index', 'build_docs']
+__all__ = ['UNKNOWN_SCORE_NAMES', 'OUTPUTS_KEY', 'BIG_PNG_BYTES', 'MATH_PT', 'report_rows', 'seed_mean', 'render_run_nb',
+           'write_report', 'nb_title', 'nb_description', 'outputs_fingerprint', 'stored_fingerprint', 'stale_notebooks',
+           'execute_nbs', 'proc_nb', 'proc_nbs', 'QuartoCells', 'store_outputs', 'tex_image', 'render_math',
+           'render_nb', 'write_index', 'build_docs']
 
 # %% ../nbs/10_report.ipynb #c64cfd62
 def _num(x):
@@ -46,6 +48,8 @@ def _rec(stage, f):
         except (KeyError, IndexError, TypeError): return None
     return get
 
+
+# %% ../nbs/10_report.ipynb #41009e7d
 def report_rows(runs:dict) -> list:
     "Rows `(section, stage, label, fmt, get)` of the report; `get(records of a run)` -> value, (value, se) or None"
     R = []
@@ -94,6 +98,8 @@ def report_rows(runs:dict) -> list:
         add('Universal domain adaptation', 'uda', f'{m}: gap recovered', '%', lambda x, m=m: x.gap_recovered(m) if m in x.models else None)
     return R
 
+
+# %% ../nbs/10_report.ipynb #b7f2ab74
 def seed_mean(values:list):
     "The mean and standard error over seeds of one row's values ((value, se) pairs keep their value), or the text they share"
     vals = [v[0] if isinstance(v, (tuple, list)) else v for v in values]
@@ -152,22 +158,11 @@ def _columns(runs:dict) -> list:
         if len(ls) > 1: cols.append((f"{p}: mean of {len(ls)} seeds", ls, True))
     return cols
 
-def write_report(runs:dict, out_path:Path, runs_dir:Path, notebooks:dict|None=None, render_nbs:bool=True,
-                 title:str='deepastro: survey pairs side by side') -> Path:
-    """One self-contained HTML page comparing `runs` ('pair/seed-N' -> {stage: record}) whose folders are under `runs_dir`;
-    `notebooks`: stage -> notebook file name. Numbers of one run link to its stage notebooks; a pair's mean over seeds
-    (± standard error) links to its seeds table."""
-    out_path = Path(out_path); out_dir = out_path.parent; out_dir.mkdir(parents=True, exist_ok=True)
-    runs_dir, notebooks = Path(runs_dir), dict(notebooks or {})
-    nb_dir = out_dir/(out_path.stem + '_notebooks')
-    def href(label, stage):
-        "Link to the page of the notebook that made `stage` of run `label`, None if there is none"
-        nb = runs_dir/label/notebooks.get(stage, f'{stage}.ipynb')
-        if not nb.exists(): return None
-        return _rel(render_run_nb(nb, nb_dir/label/(nb.stem + '.html')) if render_nbs else nb, out_dir)
-    cols, hrefs = _columns(runs), {}
-    head = ''.join(f'<th class="{"mean" if m else ""}">{html.escape(h)}</th>' for h, _, m in cols)
-    rows, sec_prev = [], None
+
+# %% ../nbs/10_report.ipynb #00c96515
+def _number_rows(runs:dict, cols:list, runs_dir:Path, out_dir:Path, notebooks:dict, href) -> list:
+    "The table's rows (HTML): a section row per stage, then a row per number, each linked to its notebook or seeds table"
+    hrefs, rows, sec_prev = {}, [], None
     for sec, stage, label, fmt, get in report_rows(runs):
         if sec != sec_prev:
             rows.append(f'<tr class="section"><th colspan="{len(cols) + 1}">{html.escape(sec)} '
@@ -184,22 +179,29 @@ def write_report(runs:dict, out_path:Path, runs_dir:Path, notebooks:dict|None=No
                 h = hrefs[ls[0], stage]
             cells.append(f'<td{cls}><a href="{html.escape(h)}">{txt}</a></td>' if h and txt != '-' else f'<td{cls}>{txt}</td>')
         rows.append(f'<tr><td class="label">{html.escape(label)}</td>{"".join(cells)}</tr>')
-    fcols = [(h, ls[0]) for h, ls, m in cols if not m]
+    return rows
+
+
+# %% ../nbs/10_report.ipynb #b1e7d4ad
+def _figure_rows(fcols:list, runs_dir:Path, out_dir:Path, nb_page) -> list:
+    "The figures' rows (HTML): one per figure file name, one cell per run, each captioned with the notebook that drew it"
     figs = {l: {f.name: f for f in sorted((runs_dir/l/'figures').glob('*.png'))} for _, l in fcols}
-    frows = []
+    rows = []
     for name in _union(figs, lambda d: d):
         cells = []
         for _, l in fcols:
             f = figs[l].get(name)
             if not f: cells.append('<td>-</td>'); continue
             nb = _figure_stage_nb(f, runs_dir/l)
-            cap = f'<a href="{html.escape(_rel(render_run_nb(nb, nb_dir/l/(nb.stem + ".html")) if render_nbs else nb, out_dir))}">' \
-                  f'{html.escape(nb.name)}</a>' if nb else ''
+            cap = f'<a href="{html.escape(nb_page(l, nb))}">{html.escape(nb.name)}</a>' if nb else ''
             cells.append(f'<td><figure><img src="{_data_uri(f)}" alt="{html.escape(l)}: {html.escape(name)}">'
                          f'<figcaption>{html.escape(name)} {cap}</figcaption></figure></td>')
-        frows.append(f'<tr><td class="label">{html.escape(Path(name).stem)}</td>{"".join(cells)}</tr>')
-    fhead = ''.join(f'<th>{html.escape(h)}</th>' for h, _ in fcols)
-    notes = []   # stages that did not run, and why (a stage that cannot run on a pair of files says so in results.json)
+        rows.append(f'<tr><td class="label">{html.escape(Path(name).stem)}</td>{"".join(cells)}</tr>')
+    return rows
+
+def _skipped_stages(runs:dict, runs_dir:Path) -> str:
+    "HTML list of the stages that did not run, and why (a stage that cannot run on a pair of files says so in results.json)"
+    notes = []
     for l in runs:
         try: st = json.loads((runs_dir/l/'results.json').read_text()).get('stages', {})
         except (OSError, ValueError): continue
@@ -207,7 +209,37 @@ def write_report(runs:dict, out_path:Path, runs_dir:Path, notebooks:dict|None=No
             if isinstance(e, dict) and e.get('status', 'done') != 'done':
                 why = f": {html.escape(str(e['reason']))}" if e.get('reason') else ''
                 notes.append(f'<li>{html.escape(l)}, {html.escape(s)}: {html.escape(str(e["status"]))}{why}</li>')
-    notes_html = f'<h2>Stages that did not run</h2>\n<ul>{chr(10).join(notes)}</ul>\n' if notes else ''
+    return f'<h2>Stages that did not run</h2>\n<ul>{chr(10).join(notes)}</ul>\n' if notes else ''
+
+
+# %% ../nbs/10_report.ipynb #464e4a8f
+def write_report(runs:dict, # 'pair/seed-N' -> {stage: record}, as `load_runs` returns them
+                 out_path:Path, # the HTML page to write (its folder gets the rendered stage notebooks)
+                 runs_dir:Path, # the folder holding the runs' `pair/seed-N` folders (figures, notebooks)
+                 notebooks:dict|None=None, # stage -> its notebook's file name (None: no notebook links)
+                 render_nbs:bool=True, # render each run's executed stage notebooks to HTML and link the numbers to them
+                 title:str='deepastro: survey pairs side by side', # the page's title
+                ) -> Path:
+    """One self-contained HTML page comparing `runs` ('pair/seed-N' -> {stage: record}) whose folders are under `runs_dir`;
+    `notebooks`: stage -> notebook file name. Numbers of one run link to its stage notebooks; a pair's mean over seeds
+    (± standard error) links to its seeds table."""
+    out_path = Path(out_path); out_dir = out_path.parent; out_dir.mkdir(parents=True, exist_ok=True)
+    runs_dir, notebooks = Path(runs_dir), dict(notebooks or {})
+    nb_dir = out_dir/(out_path.stem + '_notebooks')
+    def nb_page(label, nb):
+        "The notebook `nb` of run `label` as the report links it: its rendered page, or the notebook itself"
+        return _rel(render_run_nb(nb, nb_dir/label/(nb.stem + '.html')) if render_nbs else nb, out_dir)
+    def href(label, stage):
+        "Link to the page of the notebook that made `stage` of run `label`, None if there is none"
+        nb = runs_dir/label/notebooks.get(stage, f'{stage}.ipynb')
+        return nb_page(label, nb) if nb.exists() else None
+    cols = _columns(runs)
+    head = ''.join(f'<th class="{"mean" if m else ""}">{html.escape(h)}</th>' for h, _, m in cols)
+    rows = _number_rows(runs, cols, runs_dir, out_dir, notebooks, href)
+    fcols = [(h, ls[0]) for h, ls, m in cols if not m]
+    frows = _figure_rows(fcols, runs_dir, out_dir, nb_page)
+    fhead = ''.join(f'<th>{html.escape(h)}</th>' for h, _ in fcols)
+    notes_html = _skipped_stages(runs, runs_dir)
     out_path.write_text(f'''<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title><style>{_CSS}</style></head>
 <body><h1>{html.escape(title)}</h1>
@@ -260,6 +292,62 @@ def nb_description(nb) -> str:
             return m.group(1) if m else ''
     return _frontmatter(nb).get('description', '')
 
+# %% ../nbs/10_report.ipynb #f31b018e
+OUTPUTS_KEY = 'deepastro'      # notebook metadata key of the stored outputs' fingerprint (kept by nbdev_clean)
+
+def _deepastro_imports(tree) -> set:
+    "Names of the deepastro modules that the parsed code `tree` imports"
+    import ast
+    mods = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Import): mods |= {a.name.split('.')[1] for a in n.names if a.name.startswith('deepastro.')}
+        elif isinstance(n, ast.ImportFrom) and n.module and (n.module == 'deepastro' or n.module.startswith('deepastro.')):
+            mods |= {n.module.split('.')[1]} if '.' in n.module else {a.name for a in n.names}
+        elif isinstance(n, ast.Constant) and isinstance(n.value, str) and 'deepastro.' in n.value:   # code run in a subprocess
+            mods |= set(re.findall(r'\bdeepastro\.(\w+)', n.value))
+    return mods
+
+def _code_tree(source:str):
+    "`source` parsed, with IPython magics and shell escapes blanked out (None if it still does not parse)"
+    import ast
+    try: return ast.parse('\n'.join('' if l.lstrip().startswith(('%', '!')) else l for l in source.splitlines()))
+    except SyntaxError: return None
+
+# %% ../nbs/10_report.ipynb #952138c0
+def outputs_fingerprint(nb_path:Path, lib_dir:Path|None=None) -> str:
+    "SHA-256 of what the outputs of notebook `nb_path` depend on: its code, its deepastro modules, the measured files it names"
+    import ast, hashlib
+    nb_path = Path(nb_path)
+    import deepastro
+    lib_dir = Path(lib_dir) if lib_dir else Path(deepastro.__file__).parent
+    nb = nbformat.read(nb_path, as_version=4)
+    code = [_src(c) for c in nb.cells if c.cell_type == 'code']
+    h, todo, seen = hashlib.sha256(), set(), set()
+    for s in code:
+        h.update(s.encode() + b'\0')
+        tree = _code_tree(s)
+        if tree is not None: todo |= _deepastro_imports(tree)
+    while todo:                                     # the modules, followed through their own imports
+        m = todo.pop()
+        f = lib_dir/f'{m}.py'
+        if m in seen or not f.is_file(): continue
+        seen.add(m)
+        todo |= _deepastro_imports(ast.parse(f.read_text(encoding='utf-8'))) - seen
+    for m in sorted(seen): h.update(m.encode() + b'\0' + (lib_dir/f'{m}.py').read_bytes())
+    text = '\n'.join(code)
+    for f in sorted((nb_path.parent/'measured').rglob('*')) if (nb_path.parent/'measured').is_dir() else []:
+        if f.is_file() and f.name in text: h.update(f.name.encode() + b'\0' + f.read_bytes())
+    return h.hexdigest()
+
+def stored_fingerprint(nb_path:Path) -> str|None:
+    "The fingerprint stored with notebook `nb_path`'s outputs (None: never stored)"
+    return nbformat.read(nb_path, as_version=4).metadata.get(OUTPUTS_KEY, {}).get('outputs_fingerprint')
+
+def stale_notebooks(nbs_dir:Path) -> list:
+    "The notebooks of `nbs_dir` whose stored outputs were not made by their current code"
+    return [f for f in sorted(Path(nbs_dir).glob('*.ipynb')) if not f.name.startswith(('_', '.'))
+            and stored_fingerprint(f) != outputs_fingerprint(f)]
+
 # %% ../nbs/10_report.ipynb #f022cf79
 def execute_nbs(nbs:list, dest:Path, timeout:int=600, kernel:str='python3') -> list:
     "Execute notebooks `nbs` with nbclient, cwd = each notebook's folder, writing the executed copies into `dest`"
@@ -309,6 +397,8 @@ def _lenient_filter():
         def base_procs(self): return [lenient_exec_show_docs if p is exec_show_docs else p for p in super().base_procs()]
     return LenientFilter
 
+
+# %% ../nbs/10_report.ipynb #c8ce7596
 def proc_nb(src:Path, dst:Path, lenient:bool=False) -> Path:
     "Run nbdev's docs processors (`FilterDefaults`, as `nbdev_proc_nbs` does) on notebook `src`, write it to `dst`"
     from execnb.nbio import read_nb, write_nb
@@ -353,6 +443,8 @@ def _split_directives(src:str):
         dirs[k] = v.lower()
     return dirs, '\n'.join(lines)
 
+
+# %% ../nbs/10_report.ipynb #58628950
 class QuartoCells(Preprocessor):
     "Make an nbdev-processed notebook nbconvert-ready: frontmatter -> title, `#|` directives honoured, site links relative"
     def __init__(self, base_url:str='', img_dir:Path|None=None, **kw):
@@ -360,7 +452,7 @@ class QuartoCells(Preprocessor):
         self.base_url, self.img_dir = base_url.rstrip('/') + '/' if base_url else '', img_dir
 
     def _md(self, s:str) -> str:
-        s = _embed_md_images(_pandoc_links(s), self.img_dir)
+        s = _embed_md_images(_pandoc_links(render_math(s)), self.img_dir)
         return s.replace(self.base_url, '') if self.base_url else s
 
     def preprocess(self, nb, resources):
@@ -389,6 +481,99 @@ class QuartoCells(Preprocessor):
         nb.cells = cells
         return nb, resources
 
+# %% ../nbs/10_report.ipynb #201fbdfa
+BIG_PNG_BYTES = 200_000   # a figure above this (noisy galaxy stamps compress badly) is stored as JPEG if that halves it
+
+def _smaller_image(data:dict) -> dict:
+    "Output `data` with a PNG over `BIG_PNG_BYTES` replaced by a JPEG (quality 90) when that is under half its size"
+    from PIL import Image
+    png = data.get('image/png')
+    if not png: return data
+    raw = base64.b64decode(''.join(png) if isinstance(png, list) else png)
+    if len(raw) <= BIG_PNG_BYTES: return data
+    buf = io.BytesIO()
+    Image.open(io.BytesIO(raw)).convert('RGB').save(buf, format='JPEG', quality=90)
+    if buf.tell() * 2 > len(raw): return data
+    data = {k: v for k, v in data.items() if k != 'image/png'}
+    data['image/jpeg'] = base64.b64encode(buf.getvalue()).decode()
+    return data
+
+def _tidy_outputs(outputs:list) -> list:
+    "Outputs worth storing: no stderr (warnings, progress bars), carriage-return progress lines collapsed, big PNGs as JPEG"
+    res = []
+    for o in outputs:
+        if 'data' in o: o['data'] = _smaller_image(o['data'])
+        if o.get('output_type') == 'stream':
+            if o.get('name') == 'stderr': continue
+            text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
+            o['text'] = '\n'.join(l.rsplit('\r', 1)[-1] for l in text.split('\n'))
+        if o.get('output_type') == 'display_data' and '<progress' in str(o.get('data', {}).get('text/html', '')): continue
+        res.append(o)
+    return res
+
+
+# %% ../nbs/10_report.ipynb #8de13cce
+def store_outputs(nb_path:Path, skip_flags=('slow',), timeout:int|None=None) -> Path:
+    """Execute notebook `nb_path` in its folder as `nbdev_test` does (cells with `#| eval: false` or a `skip_flags` flag
+    skipped) and store its outputs, with their fingerprint, in the notebook itself; cleaned as `nbdev_clean` does"""
+    from execnb.shell import CaptureShell
+    from execnb.nbio import read_nb, write_nb
+    from fastcore.xtras import working_directory
+    from nbdev.clean import clean_nb
+    nb_path = Path(nb_path).resolve()
+    nb = read_nb(nb_path)
+    def skip(cell):
+        if cell.cell_type != 'code': return True
+        dirs, _ = _split_directives(_src(cell))
+        return dirs.get('eval') == 'false' or bool(set(skip_flags) & dirs.keys())
+    for c in nb.cells:
+        if c.cell_type == 'code': c.outputs = []
+    shell = CaptureShell(nb_path, mpl_format='png', timeout=timeout)
+    with working_directory(nb_path.parent):
+        shell.run_all(nb, exc_stop=True, preproc=skip)
+    for c in nb.cells:
+        if c.cell_type == 'code': c.outputs = _tidy_outputs(c.get('outputs', []))
+    nb.metadata[OUTPUTS_KEY] = {'outputs_fingerprint': outputs_fingerprint(nb_path)}
+    clean_nb(nb, allowed_metadata_keys=[OUTPUTS_KEY], allowed_cell_metadata_keys=['tags'])
+    tmp = nb_path.with_name(f'.{nb_path.name}.{os.getpid()}.tmp')
+    write_nb(nb, tmp); os.replace(tmp, nb_path)
+    return nb_path
+
+# %% ../nbs/10_report.ipynb #8d0b260a
+MATH_PT = 11.0        # size of typeset formulas, in points (the pages' body text is about 11 pt)
+_MATH_ALIASES = ((r'\ge', r'\geq'), (r'\le', r'\leq'))   # TeX short forms mathtext lacks
+_re_math = re.compile(r'\$\$(.+?)\$\$|(?<![\\$])\$(?=\S)((?:[^$\n]|\n(?!\n))+?)(?<=\S)\$(?![\w$])', re.S)
+_re_code_span = re.compile(r'```.*?```|`[^`\n]*`', re.S)
+
+@functools.lru_cache(maxsize=None)
+def tex_image(tex:str, display:bool=False) -> str:
+    "TeX `tex` typeset by matplotlib's mathtext as an `<img>` (an SVG data URI, TeX as alt text), baseline-aligned"
+    from matplotlib import mathtext, rc_context
+    src = ' '.join(tex.split())
+    for short, long in _MATH_ALIASES: src = re.sub(re.escape(short) + r'(?![a-zA-Z])', lambda m: long, src)
+    buf = io.BytesIO()
+    try:
+        with rc_context({'mathtext.fontset': 'cm', 'svg.fonttype': 'path', 'svg.hashsalt': 'deepastro'}):
+            from matplotlib.font_manager import FontProperties
+            depth = mathtext.math_to_image(f'${src}$', buf, prop=FontProperties(size=MATH_PT), dpi=72, format='svg')
+    except ValueError as e:
+        raise ValueError(f'cannot typeset the formula ${tex}$: {str(e).splitlines()[0]}') from None
+    svg = re.sub(rb'<metadata>.*?</metadata>', b'', buf.getvalue(), flags=re.S)   # drop the creation date
+    uri = 'data:image/svg+xml;base64,' + base64.b64encode(svg).decode()
+    style = 'display:block;margin:.6em auto' if display else f'vertical-align:-{depth:.2f}pt'
+    cls = 'math display' if display else 'math'
+    return f'<img class="{cls}" style="{style}" alt="{html.escape(tex.strip())}" src="{uri}">'
+
+def render_math(md:str) -> str:
+    "Markdown `md` with every `$...$` and `$$...$$` outside code replaced by its typeset image (`tex_image`)"
+    out, pos = [], 0
+    for m in _re_code_span.finditer(md):
+        out.append(_re_math.sub(lambda t: tex_image(t.group(1) or t.group(2), display=t.group(1) is not None),
+                                md[pos:m.start()]))
+        out.append(m.group(0)); pos = m.end()
+    out.append(_re_math.sub(lambda t: tex_image(t.group(1) or t.group(2), display=t.group(1) is not None), md[pos:]))
+    return ''.join(out)
+
 # %% ../nbs/10_report.ipynb #d6e823ea
 _NAV_CSS = ('<style>.da-nav{font:14px sans-serif;padding:.5em 1em;border-bottom:1px solid #ddd}'
             '.da-nav a{text-decoration:none}</style>')
@@ -399,7 +584,12 @@ def _lower_anchors(page:str) -> str:
     page = re.sub(r'(<h[1-6] id=")([^"]+)(")', f, page)
     return re.sub(r'(<a class="anchor-link" href="#)([^"]+)(")', f, page)
 
-def render_nb(proc_nb:Path, out_path:Path, base_url:str='', img_dir:Path|None=None, nav:str='') -> Path:
+def render_nb(proc_nb:Path, # a notebook processed by nbdev (`proc_nb`), with its stored outputs
+              out_path:Path, # the HTML page to write
+              base_url:str='', # the published site's URL, removed from links so that they stay relative
+              img_dir:Path|None=None, # folder that the markdown's local images are relative to (embedded as data URIs)
+              nav:str='', # HTML put at the top of the page (a link back to the contents)
+             ) -> Path:
     "Render processed notebook `proc_nb` to standalone HTML `out_path` (outputs kept, not re-executed, images embedded)"
     nb = nbformat.read(proc_nb, as_version=4)
     # embed_images=False: nbconvert's own embedding reparses inline HTML and breaks `<a ..>text</a>`; QuartoCells embeds
@@ -409,10 +599,15 @@ def render_nb(proc_nb:Path, out_path:Path, base_url:str='', img_dir:Path|None=No
     body, _ = ex.from_notebook_node(nb, resources={'metadata': {'path': str(Path(proc_nb).parent),
                                                                 'name': Path(out_path).stem}})
     body = _lower_anchors(body)
+    # the formulas are typeset already (`render_math`) and no output needs widgets: no script fetched from a CDN
+    body = re.sub(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', '', body)
+    body = re.sub(r'<!-- MathJax configuration -->\s*<script type="text/x-mathjax-config">.*?</script>\s*', '', body, flags=re.S)
     if nav: body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + _NAV_CSS + f'<nav class="da-nav">{nav}</nav>', body, 1)
     Path(out_path).write_text(body, encoding='utf-8')
     return Path(out_path)
 
+
+# %% ../nbs/10_report.ipynb #b6e63fdc
 def write_index(pages:list, out_path:Path, title:str='Documentation', description:str='') -> Path:
     "Write `out_path`, an HTML page linking each `(file name, title, description)` of `pages`"
     items = '\n'.join(f'<li><a href="{html.escape(f)}">{html.escape(t)}</a>'
@@ -427,6 +622,8 @@ def write_index(pages:list, out_path:Path, title:str='Documentation', descriptio
 ''', encoding='utf-8')
     return Path(out_path)
 
+
+# %% ../nbs/10_report.ipynb #64af4e6b
 def _out_name(proc:Path) -> str:
     "nbdev's page name (frontmatter `output-file`, e.g. 00_surveys.ipynb -> surveys.html); the index notebook -> home.html"
     name = _frontmatter(nbformat.read(proc, as_version=4)).get('output-file') or Path(proc).stem + '.html'
@@ -438,8 +635,12 @@ def _site_url() -> str:
     cfg = get_config()
     return cfg.get('doc_host', '').rstrip('/') + cfg.get('doc_baseurl', '')
 
-def build_docs(nbs_dir:Path, out_dir:Path, execute:bool|list=False, strict:bool=False,
-               proc_dir:Path|None=None) -> list:
+def build_docs(nbs_dir:Path, # the notebooks (the folder holding settings.ini's `nbs_path`)
+               out_dir:Path, # where the pages and index.html go
+               execute:bool|list=False, # run all (True) or the named notebooks into copies first; False: stored outputs
+               strict:bool=False, # fail on a notebook whose show_doc cells do not run (default: warn, leave them out)
+               proc_dir:Path|None=None, # keep nbdev's processed notebooks here (None: a temporary folder)
+              ) -> list:
     "Process the notebooks of `nbs_dir` with nbdev and render them and an index.html into `out_dir`; returns the pages"
     nbs_dir, out_dir = Path(nbs_dir).resolve(), Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)

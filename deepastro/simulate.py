@@ -12,14 +12,18 @@ from .surveys import Survey, SURVEYS, get_survey, draw_fwhm, n_eff_pixels, kolmo
 from .core import progress, eta_text
 
 # %% auto #0
-__all__ = ['TAXONOMIES', 'ANOMALY_CLASSES', 'POPULATION_DEFAULTS', 'LF', 'SIZE', 'COLOURS', 'SERSIC_N', 'SERSIC_LOGK',
+__all__ = ['TAXONOMIES', 'ANOMALY_CLASSES', 'POPULATION_DEFAULTS', 'LF', 'SIZE', 'COLOURS', 'DISK_Q0', 'FLUX_FLOOR',
+           'ARM_BAND_BOOST', 'MAX_CLUMPS', 'CLUMP_SIGMA_KPC', 'CLUMP_RADIUS_SCALE', 'BULGE', 'DISK', 'ARMS', 'BAR',
+           'CLUMPS', 'COMPANION', 'TAILS', 'LENSED_ARCS', 'NEIGHBOUR', 'COMPONENTS', 'SERSIC_N', 'SERSIC_LOGK',
            'SERSIC_TRUNC', 'WRAP_SB', 'PSF_MARGIN_FWHM', 'class_names', 'distance_modulus', 'kpc_per_arcsec',
-           'k_correction', 'check_population_params', 'draw_z_M', 'draw_population', 'sersic_b', 'sersic_table',
-           'sersic_ft', 'padded_size', 'KGrid', 'ft_sersic', 'ft_exponential', 'ft_gaussian', 'ft_shift', 'rs_arms',
-           'rs_tails', 'tail_flux', 'rs_lensed', 'band_flux', 'apparent_mag_r', 'sersic_extent', 'exponential_extent',
-           'gaussian_extent', 'light_extent', 'grid_sizes', 'render_noiseless', 'check_stamp', 'galsim_reference',
-           'half_light_radius', 'compare_with_galsim', 'noise_variance', 'check_bands', 'add_noise',
-           'observed_properties', 'simulate', 'simulate_pair', 'rgb', 'show_grid']
+           'k_correction', 'check_population_params', 'draw_z_M', 'disk_axis_ratio', 'Component', 'Bulge', 'Disk',
+           'Arms', 'Bar', 'Clumps', 'Companion', 'Tails', 'LensedArcs', 'Neighbour', 'draw_population', 'sersic_b',
+           'sersic_table', 'sersic_ft', 'padded_size', 'KGrid', 'ft_sersic', 'ft_exponential', 'ft_gaussian',
+           'ft_shift', 'rs_arms', 'rs_tails', 'tail_flux', 'rs_lensed', 'band_flux', 'component_flux', 'apparent_mag_r',
+           'Chunk', 'sersic_extent', 'exponential_extent', 'gaussian_extent', 'light_extent', 'grid_sizes',
+           'render_noiseless', 'check_stamp', 'galsim_reference', 'half_light_radius', 'compare_with_galsim',
+           'noise_variance', 'check_bands', 'add_noise', 'observed_properties', 'simulate', 'simulate_pair', 'rgb',
+           'show_grid']
 
 # %% ../nbs/01_simulate.ipynb #015d75ce
 TAXONOMIES = {
@@ -98,100 +102,313 @@ def draw_z_M(n:int, family:str, p:dict, rng:np.random.Generator):
                                          f"[{p['z_min']}, {p['z_max']}]")
     return np.concatenate(zs)[:n], np.concatenate(Ms)[:n]
 
-# %% ../nbs/01_simulate.ipynb #0132ac89
+# %% ../nbs/01_simulate.ipynb #a612e477
+DISK_Q0 = 0.15          # intrinsic thickness (axis ratio seen edge-on) of disks: q = sqrt(cos^2 i (1 - q0^2) + q0^2)
+FLUX_FLOOR = 1e-30      # nanomaggies: the flux of an absent component, so that its magnitude stays finite
+
+def disk_axis_ratio(cos_incl):
+    "Projected axis ratio b/a of a disk of thickness `DISK_Q0` seen at inclination cos(i) = `cos_incl`"
+    return np.sqrt(cos_incl**2 * (1 - DISK_Q0**2) + DISK_Q0**2)
+
+# %% ../nbs/01_simulate.ipynb #896b2225
+class Component:
+    """One kind of light in a galaxy, in one place: its catalogue columns, their draws, its profile (an analytic Fourier
+    transform, or an image on the real-space grid), how far its light reaches, and its GalSim model where GalSim has one.
+    Subclasses set the class attributes and override the methods; `COMPONENTS` lists them in rendering order."""
+    name = ''             # what the docs call it
+    columns = {}          # catalogue column -> its meaning and unit; 0 in every column means the galaxy lacks it
+    space = 'fourier'     # 'fourier': `terms` returns transforms on the k grid; 'real': images on the real-space grid
+    def present(self, pop:pd.DataFrame) -> np.ndarray: "(N,) bool: the galaxies that have this component"; raise NotImplementedError
+    def terms(self, ch:Chunk, i:torch.Tensor) -> list:
+        """[(fluxes (G, B) for the whole chunk, profiles (G', ...) of the galaxies `i`, symmetric), ...]: unit-flux
+        profiles (symmetric ones are real transforms, centred); `i` are the chunk's galaxies that have the component"""
+        raise NotImplementedError
+    def extent(self, pop:pd.DataFrame, kpa:np.ndarray, clumps) -> np.ndarray|None:
+        "(N,) radius (arcsec) about the galaxy centre beyond which it has no light above `WRAP_SB`; None: not bounded here"
+        return None
+    def galsim(self, row:pd.Series, kpa:float, flux) -> list:
+        "GalSim objects of this component of galaxy `row` (`flux(frac, colour)`: one band's flux); [] where GalSim has no model"
+        return []
+    def __repr__(self): return f'{type(self).__name__}({", ".join(self.columns)})'
+
+# %% ../nbs/01_simulate.ipynb #4e5ec05d
+class Bulge(Component):
+    "A Sersic spheroid: the bulge of a disk galaxy, or all (or most) of an early-type galaxy"
+    name = 'bulge'
+    columns = dict(bt='share of the galaxy light in the bulge (bulge-to-total)', n_bulge='Sersic index',
+                   re_bulge_kpc='half-light radius, kpc', q_bulge='axis ratio b/a')
+    def draw(self, d, rng, qlo, qhi, nlo=3., nhi=5.5, s0_disk:float=0.):
+        "Spheroid-dominated galaxies: axis ratio in [`qlo`, `qhi`], index about [`nlo`, `nhi`]; up to `s0_disk` of the light in a faint armless disk (lenticulars)"
+        n = len(d['z'])
+        d['bt'][:] = 1. - _u(rng, 0, s0_disk, n); d['n_bulge'][:] = np.clip(rng.normal((nlo + nhi) / 2, (nhi - nlo) / 4, n), nlo, nhi)
+        d['re_bulge_kpc'][:] = d['size_kpc']; d['q_bulge'][:] = _u(rng, qlo, qhi, n)
+        if s0_disk > 0:
+            cosi = _u(rng, 0.2, 1.0, n)
+            d['re_disk_kpc'][:] = d['size_kpc'] * _u(rng, 1.2, 2.0, n); d['q_disk'][:] = disk_axis_ratio(cosi)
+            d['incl_deg'][:] = np.degrees(np.arccos(cosi)); d['q_bulge'][:] = np.maximum(d['q_bulge'], d['q_disk'])
+    def present(self, pop): return pop.bt.values > 0
+    def terms(self, ch, i):
+        return [(ch.flux(ch.v('bt'), 'bulge'),
+                 ft_sersic(ch.g, ch.col('n_bulge', i), ch.arcsec('re_bulge_kpc', i), ch.col('q_bulge', i), ch.col('pa_rad', i)), True)]
+    def extent(self, pop, kpa, clumps): return sersic_extent(pop.n_bulge.values, pop.re_bulge_kpc.values / kpa, pop.q_bulge.values)
+    def galsim(self, row, kpa, flux):
+        import galsim
+        re = row.re_bulge_kpc / kpa
+        return [galsim.Sersic(row.n_bulge, half_light_radius=re, trunc=SERSIC_TRUNC * re if row.n_bulge >= 1 else 0.,
+                              flux=flux(row.bt, 'bulge')).shear(q=row.q_bulge, beta=row.pa_rad * galsim.radians)]
+
+# %% ../nbs/01_simulate.ipynb #33bb3bc2
+def _disk_share(p): return np.asarray((1 - p["bt"]) * (1 - p["bar_frac"] - p["clump_frac"]))   # light in the disk itself
+
+class Disk(Component):
+    "An exponential disk (what the bar and the clumps leave of the light outside the bulge)"
+    name = 'disk'
+    columns = dict(re_disk_kpc='half-light radius, kpc', q_disk='projected axis ratio b/a', incl_deg='inclination, degrees (0: face-on)')
+    def draw(self, d, rng, cosi_lo, cosi_hi, bt_lo=0.05, bt_hi=0.4):
+        "Disk galaxies seen at cos(inclination) in [`cosi_lo`, `cosi_hi`], with a bulge holding [`bt_lo`, `bt_hi`] of the light"
+        n = len(d['z'])
+        cosi = _u(rng, cosi_lo, cosi_hi, n)
+        d['incl_deg'][:] = np.degrees(np.arccos(cosi))
+        d['q_disk'][:] = disk_axis_ratio(cosi)
+        d['bt'][:] = _u(rng, bt_lo, bt_hi, n); d['n_bulge'][:] = _u(rng, 1.0, 4.0, n)
+        d['re_disk_kpc'][:] = d['size_kpc']; d['re_bulge_kpc'][:] = d['size_kpc'] * _u(rng, 0.15, 0.35, n)
+        d['q_bulge'][:] = np.maximum(d['q_disk'], _u(rng, 0.6, 0.95, n))
+    def present(self, pop): return _disk_share(pop) > 0
+    def terms(self, ch, i):
+        return [(ch.flux(_disk_share(ch.pop), 'disk'),
+                 ft_exponential(ch.g, ch.arcsec('re_disk_kpc', i), ch.col('q_disk', i), ch.col('pa_rad', i)), True)]
+    def extent(self, pop, kpa, clumps): return exponential_extent(pop.re_disk_kpc.values / kpa, pop.q_disk.values)
+    def galsim(self, row, kpa, flux):
+        import galsim
+        return [galsim.Exponential(half_light_radius=row.re_disk_kpc / kpa, flux=flux(_disk_share(row), 'disk'))
+                .shear(q=row.q_disk, beta=row.pa_rad * galsim.radians)]
+
+# %% ../nbs/01_simulate.ipynb #95e2ae0a
+ARM_BAND_BOOST = dict(g=1.2, r=1.0, i=0.85, z=0.7)   # arms' flux per band relative to r: young stars are blue
+
+class Arms(Component):
+    "Logarithmic spiral arms: a modulation of the disk light with zero net flux, drawn in real space (`rs_arms`)"
+    name = 'arms'; space = 'real'
+    columns = dict(n_arms='number of arms', pitch_deg='pitch angle, degrees', arm_amp='arm contrast (share of the disk light moved into the arms)',
+                   arm_phase_rad='phase of the pattern, radians')
+    def draw(self, d, rng, pitch_lo, pitch_hi, amp_lo=0.3, amp_hi=0.9):
+        "2, 3 or 4 arms (60/25/15%) of pitch in [`pitch_lo`, `pitch_hi`] degrees and contrast in [`amp_lo`, `amp_hi`]"
+        n = len(d['z'])
+        d['n_arms'][:] = rng.choice([2, 3, 4], n, p=[0.6, 0.25, 0.15]); d['pitch_deg'][:] = _u(rng, pitch_lo, pitch_hi, n)
+        d['arm_amp'][:] = _u(rng, amp_lo, amp_hi, n); d['arm_phase_rad'][:] = _u(rng, 0, 2 * np.pi, n)
+    def present(self, pop): return pop.arm_amp.values * pop.n_arms.values > 0
+    def terms(self, ch, i):
+        n = i.numpy()
+        A = rs_arms(ch.g, _t(ch.v('re_disk_kpc')[n] / ch.kpa[n]), ch.col('q_disk', i), ch.col('pa_rad', i), ch.col('n_arms', i),
+                    ch.col('pitch_deg', i), ch.col('arm_phase_rad', i))
+        return [(ch.flux(_disk_share(ch.pop) * ch.v('arm_amp'), 'disk', ARM_BAND_BOOST), A, None)]
+
+# %% ../nbs/01_simulate.ipynb #9fdbfa4e
+class Bar(Component):
+    "A bar: an elongated Gaussian holding a share of the disk's light, with the bulge's colours"
+    name = 'bar'
+    columns = dict(bar_frac='share of the non-bulge light in the bar', bar_len_kpc='bar length (twice its Gaussian sigma), kpc',
+                   bar_q='axis ratio b/a', bar_pa_rad='position angle, radians')
+    def draw(self, d, rng, on, flo=0.08, fhi=0.2):
+        "Bars in the galaxies `on` holding [`flo`, `fhi`] of the disk light, 0.5-0.9 disk radii long, within 90 degrees of the disk's angle"
+        n = len(d['z'])
+        d['bar_frac'][:] = np.where(on, _u(rng, flo, fhi, n), 0.)
+        d['bar_len_kpc'][:] = d['re_disk_kpc'] * _u(rng, 0.5, 0.9, n); d['bar_q'][:] = _u(rng, 0.2, 0.35, n)
+        d['bar_pa_rad'][:] = d['pa_rad'] + _u(rng, -np.pi / 2, np.pi / 2, n)
+    def present(self, pop): return pop.bar_frac.values > 0
+    def _sigma(self, p, kpa): return p.bar_len_kpc.values / kpa / 2
+    def terms(self, ch, i):
+        return [(ch.flux((1 - ch.v('bt')) * ch.v('bar_frac'), 'bulge'),
+                 ft_gaussian(ch.g, _t(self._sigma(ch.pop, ch.kpa))[i], ch.col('bar_q', i), ch.col('bar_pa_rad', i)), True)]
+    def extent(self, pop, kpa, clumps): return gaussian_extent(self._sigma(pop, kpa), pop.bar_q.values)
+    def galsim(self, row, kpa, flux):
+        import galsim
+        return [galsim.Gaussian(sigma=row.bar_len_kpc / kpa / 2, flux=flux((1 - row.bt) * row.bar_frac, 'bulge'))
+                .shear(q=row.bar_q, beta=row.bar_pa_rad * galsim.radians)]
+
+# %% ../nbs/01_simulate.ipynb #f418101a
+MAX_CLUMPS = 12                  # star-forming clumps per galaxy at most
+CLUMP_SIGMA_KPC = (0.1, 0.4)     # range of the clumps' Gaussian widths, kpc
+CLUMP_RADIUS_SCALE = 0.8         # clump radii are Gamma(2) distributed with this many disk scale lengths as scale
+
+def _clump_layout(pop, kpa):
+    "Clump offsets (arcsec), widths (arcsec) and weights, padded to the largest count in the chunk"
+    G = len(pop); C = max(int(pop.n_clumps.max()), 1)
+    pos = np.zeros((G, C, 2), np.float32); sig = np.ones((G, C), np.float32) * 1e-3; w = np.zeros((G, C), np.float32)
+    for i, (seed, nc, re, q, pa, lop) in enumerate(zip(pop.seed.values, pop.n_clumps.values, pop.re_disk_kpc.values,
+                                                      pop.q_disk.values, pop.pa_rad.values, pop.lopsided.values)):
+        if nc == 0: continue
+        r = np.random.default_rng(seed + 1)
+        rad = r.gamma(2., re / EXP_HLR_PER_SCALE / kpa[i] * CLUMP_RADIUS_SCALE, nc)   # clumps follow the disk light
+        phi = r.uniform(0, 2 * np.pi, nc) if not lop else r.normal(0, 0.6, nc)
+        xu, yv = rad * np.cos(phi), rad * np.sin(phi) * q
+        pos[i, :nc, 0] = xu * np.cos(pa) - yv * np.sin(pa); pos[i, :nc, 1] = xu * np.sin(pa) + yv * np.cos(pa)
+        sig[i, :nc] = r.uniform(*CLUMP_SIGMA_KPC, nc) / kpa[i]; w[i, :nc] = r.dirichlet(np.ones(nc))
+    return torch.tensor(pos), torch.tensor(sig), torch.tensor(w)
+
+
+# %% ../nbs/01_simulate.ipynb #fabe2130
+class Clumps(Component):
+    "Star-forming clumps: small Gaussians scattered over the disk (lopsided ones on one side), their layout seeded per galaxy"
+    name = 'clumps'
+    columns = dict(n_clumps='number of clumps', clump_frac='share of the non-bulge light in clumps', lopsided='1: clumps on one side')
+    def draw(self, d, rng, lam=5., flo=0.03, fhi=0.12, lopsided=0.):
+        "Poisson(`lam`) clumps (at most `MAX_CLUMPS`) holding [`flo`, `fhi`] of the disk light"
+        n = len(d['z'])
+        d['n_clumps'][:] = np.minimum(rng.poisson(lam, n), MAX_CLUMPS); d['clump_frac'][:] = _u(rng, flo, fhi, n) * (d['n_clumps'] > 0)
+        d['lopsided'][:] = lopsided
+    def present(self, pop): return pop.clump_frac.values > 0
+    def terms(self, ch, i):
+        pos, sig, w = (c[i] for c in ch.clumps)
+        # each clump is a shifted Gaussian, separable in kx and ky: the sum over clumps is a batched matrix product
+        kx, ky = ch.g.kx[0], ch.g.ky[:, 0]
+        gx = torch.exp(-0.5 * kx**2 * sig[..., None]**2 - 1j * kx * pos[..., 0, None])           # (G, C, K)
+        gy = torch.exp(-0.5 * ky**2 * sig[..., None]**2 - 1j * ky * pos[..., 1, None])           # (G, C, P)
+        return [(ch.flux((1 - ch.v('bt')) * ch.v('clump_frac'), 'clump'), torch.einsum('gcy,gcx->gyx', gy * w[..., None], gx), False)]
+    def extent(self, pop, kpa, clumps):
+        pos, sig, w = (c.numpy() for c in clumps)
+        return (np.hypot(pos[..., 0], pos[..., 1]) + gaussian_extent(sig, 1.)).max(1, initial=0, where=w > 0)
+    def galsim(self, row, kpa, flux):
+        import galsim
+        pos, sig, w = _clump_layout(row.to_frame().T.infer_objects(), np.array([kpa]))
+        fc = flux((1 - row.bt) * row.clump_frac, 'clump')
+        return [galsim.Gaussian(sigma=float(sg), flux=float(ww) * fc).shift(float(p[0]), float(p[1]))
+                for p, sg, ww in zip(pos[0].numpy(), sig[0].numpy(), w[0].numpy()) if ww > 0]
+
+# %% ../nbs/01_simulate.ipynb #c8087266
+class Companion(Component):
+    "A merging companion: a second bulge+disk galaxy, 1:1 to 1:10 in flux, one to three sizes away"
+    name = 'companion'
+    columns = dict(comp_flux_ratio='flux relative to the main galaxy', comp_sep_kpc='separation, kpc', comp_angle_rad='direction of the separation, radians',
+                   comp_bt='bulge-to-total', comp_n='Sersic index of its bulge', comp_re_kpc='half-light radius, kpc',
+                   comp_q='axis ratio b/a', comp_pa_rad='position angle, radians')
+    def draw(self, d, rng):
+        "Companions of flux ratio 10^U(-1, 0), 40% early-type (pure n=4 bulge), sizes from their family's size-luminosity relation"
+        n = len(d['z'])
+        ratio = 10**_u(rng, -1.0, 0.0, n)          # major and minor mergers, 1:1 to 1:10
+        d['comp_flux_ratio'][:] = ratio
+        d['comp_sep_kpc'][:] = d['size_kpc'] * _u(rng, 1.0, 3.0, n) + 2.0
+        d['comp_angle_rad'][:] = _u(rng, 0, 2 * np.pi, n)
+        Mc = d['M_r'] + 2.5 * np.log10(1 / ratio)
+        early = rng.random(n) < 0.4
+        fam_r0 = np.where(early, SIZE['early'][0], SIZE['late'][0]); fam_a = np.where(early, SIZE['early'][1], SIZE['late'][1])
+        d['comp_re_kpc'][:] = fam_r0 * 10**(-0.4 * fam_a * (Mc + 21) + rng.normal(0, 0.15, n))
+        d['comp_bt'][:] = np.where(early, 1.0, _u(rng, 0.1, 0.4, n)); d['comp_n'][:] = np.where(early, 4.0, 1.5)
+        d['comp_q'][:] = _u(rng, 0.3, 1.0, n); d['comp_pa_rad'][:] = _u(rng, 0, np.pi, n)
+    def present(self, pop): return pop.comp_flux_ratio.values > 0
+    def terms(self, ch, i):
+        n = i.numpy()
+        sep = ch.v('comp_sep_kpc')[n] / ch.kpa[n]; ang = ch.v('comp_angle_rad')[n]
+        ph = ft_shift(ch.g, _t(sep * np.cos(ang)), _t(sep * np.sin(ang)))
+        cre = _t(ch.v('comp_re_kpc')[n] / ch.kpa[n]); cq, cpa = ch.col('comp_q', i), ch.col('comp_pa_rad', i)
+        ratio, cbt = ch.v('comp_flux_ratio'), ch.v('comp_bt')
+        return [(ch.flux(ratio * cbt, 'bulge'), ph * ft_sersic(ch.g, ch.col('comp_n', i), cre, cq, cpa), False),
+                (ch.flux(ratio * (1 - cbt), 'disk'), ph * ft_exponential(ch.g, cre, cq, cpa), False)]
+    def extent(self, pop, kpa, clumps):
+        cre, cq = pop.comp_re_kpc.values / kpa, pop.comp_q.values
+        comp = np.maximum(sersic_extent(pop.comp_n.values, cre, cq), np.where(pop.comp_bt.values < 1, exponential_extent(cre, cq), 0.))
+        return pop.comp_sep_kpc.values / kpa + comp
+    def galsim(self, row, kpa, flux):
+        import galsim
+        cre = row.comp_re_kpc / kpa; sep = row.comp_sep_kpc / kpa
+        comp = [galsim.Sersic(row.comp_n, half_light_radius=cre, trunc=SERSIC_TRUNC * cre, flux=flux(row.comp_flux_ratio * row.comp_bt, 'bulge'))]
+        if row.comp_bt < 1: comp.append(galsim.Exponential(half_light_radius=cre, flux=flux(row.comp_flux_ratio * (1 - row.comp_bt), 'disk')))
+        return [galsim.Add(comp).shear(q=row.comp_q, beta=row.comp_pa_rad * galsim.radians)
+                .shift(sep * np.cos(row.comp_angle_rad), sep * np.sin(row.comp_angle_rad))]
+
+# %% ../nbs/01_simulate.ipynb #0734a03e
+class Tails(Component):
+    "Tidal tails: a wide, faint m-armed spiral of light pulled out by an interaction, drawn in real space (`rs_tails`)"
+    name = 'tails'; space = 'real'
+    columns = dict(tail_frac='share of the galaxy light in the tails', tail_arms='number of tails', tail_pitch_deg='pitch angle, degrees',
+                   tail_scale_kpc='exponential scale length, kpc', tail_phase_rad='phase of the pattern, radians')
+    def draw(self, d, rng, arms, flo, fhi):
+        "`arms` tails holding [`flo`, `fhi`] of the light, pitch 15-35 degrees, 1.5-3 sizes long"
+        n = len(d['z'])
+        d['tail_frac'][:] = _u(rng, flo, fhi, n); d['tail_arms'][:] = arms
+        d['tail_pitch_deg'][:] = _u(rng, 15, 35, n); d['tail_scale_kpc'][:] = d['size_kpc'] * _u(rng, 1.5, 3.0, n)
+        d['tail_phase_rad'][:] = _u(rng, 0, 2 * np.pi, n)
+    def present(self, pop): return pop.tail_frac.values > 0
+    def terms(self, ch, i):
+        n = i.numpy()
+        T = rs_tails(ch.g, _t(ch.v('tail_scale_kpc')[n] / ch.kpa[n]), ch.col('tail_arms', i), ch.col('tail_pitch_deg', i),
+                     ch.col('tail_phase_rad', i), _t(ch.v('size_kpc')[n] / ch.kpa[n]))
+        return [(ch.flux(ch.v('tail_frac'), 'disk'), T, None)]
+
+# %% ../nbs/01_simulate.ipynb #acf5c238
+class LensedArcs(Component):
+    "Strong-lensing arcs: an exponential background source behind a singular isothermal sphere, ray-traced in real space (`rs_lensed`)"
+    name = 'lensed arcs'; space = 'real'
+    columns = dict(theta_e_arcsec='Einstein radius, arcsec', src_mag_r='unlensed source r magnitude, AB',
+                   src_re_arcsec='source half-light radius, arcsec', src_x_arcsec='source x offset from the lens, arcsec',
+                   src_y_arcsec='source y offset, arcsec')
+    def draw(self, d, rng):
+        "Einstein radii 0.8-2 arcsec; sources 0.5-2 mag fainter than the lens, within half an Einstein radius of its centre"
+        n = len(d['z'])
+        d['theta_e_arcsec'][:] = _u(rng, 0.8, 2.0, n)
+        # unlensed source 0.5-2 mag fainter than the lens; SIS magnification makes the arcs stand out
+        d['src_mag_r'][:] = d['M_r'] + distance_modulus(d['z']) + k_correction(d['z']) + _u(rng, 0.5, 2.0, n)
+        d['src_re_arcsec'][:] = _u(rng, 0.1, 0.35, n)
+        r = d['theta_e_arcsec'] * np.sqrt(rng.random(n)) * 0.5; t = _u(rng, 0, 2 * np.pi, n)
+        d['src_x_arcsec'][:] = r * np.cos(t); d['src_y_arcsec'][:] = r * np.sin(t)
+    def present(self, pop): return pop.theta_e_arcsec.values > 0
+    def terms(self, ch, i):
+        n = i.numpy()
+        L = rs_lensed(ch.g, ch.col('theta_e_arcsec', i), ch.col('src_re_arcsec', i), ch.col('src_x_arcsec', i), ch.col('src_y_arcsec', i))
+        f = torch.zeros(len(ch.pop), len(ch.bands))
+        f[i] = _t(np.stack([band_flux(ch.v('src_mag_r')[n], *COLOURS['source'], b) for b in ch.bands], 1))
+        return [(f, L, None)]
+
+# %% ../nbs/01_simulate.ipynb #8069fc4d
+class Neighbour(Component):
+    "An unrelated galaxy projected nearby (a chance alignment), 0-3 mag fainter, 2-9 arcsec away"
+    name = 'neighbour'
+    columns = dict(nb_flux_ratio='flux relative to the galaxy', nb_x_arcsec='x offset, arcsec', nb_y_arcsec='y offset, arcsec',
+                   nb_re_arcsec='half-light radius, arcsec', nb_n='Sersic index', nb_q='axis ratio b/a', nb_pa_rad='position angle, radians')
+    def draw(self, pop:pd.DataFrame, rng, frac:float):
+        "A neighbour for a share `frac` of the galaxies of `pop` (drawn on the whole shuffled population)"
+        n = len(pop); on = rng.random(n) < frac
+        r, t = _u(rng, 2.0, 9.0, n), _u(rng, 0, 2 * np.pi, n)
+        pop['nb_flux_ratio'] = np.where(on, 10**(-0.4 * _u(rng, 0, 3, n)), 0.)
+        pop['nb_x_arcsec'], pop['nb_y_arcsec'] = r * np.cos(t), r * np.sin(t)
+        pop['nb_re_arcsec'] = _u(rng, 0.2, 1.0, n); pop['nb_n'] = _u(rng, 1.0, 4.0, n)
+        pop['nb_q'] = _u(rng, 0.4, 1.0, n); pop['nb_pa_rad'] = _u(rng, 0, np.pi, n)
+    def present(self, pop): return pop.nb_flux_ratio.values > 0
+    def terms(self, ch, i):
+        ph = ft_shift(ch.g, ch.col('nb_x_arcsec', i), ch.col('nb_y_arcsec', i))
+        return [(ch.flux(ch.v('nb_flux_ratio'), 'neighbour'),
+                 ph * ft_sersic(ch.g, ch.col('nb_n', i), ch.col('nb_re_arcsec', i), ch.col('nb_q', i), ch.col('nb_pa_rad', i)), False)]
+    def extent(self, pop, kpa, clumps):
+        return np.hypot(pop.nb_x_arcsec.values, pop.nb_y_arcsec.values) + sersic_extent(pop.nb_n.values, pop.nb_re_arcsec.values, pop.nb_q.values)
+    def galsim(self, row, kpa, flux):
+        import galsim
+        return [galsim.Sersic(row.nb_n, half_light_radius=row.nb_re_arcsec, trunc=SERSIC_TRUNC * row.nb_re_arcsec,
+                              flux=flux(row.nb_flux_ratio, 'neighbour'))
+                .shear(q=row.nb_q, beta=row.nb_pa_rad * galsim.radians).shift(row.nb_x_arcsec, row.nb_y_arcsec)]
+
+# %% ../nbs/01_simulate.ipynb #fa434ba5
+BULGE, DISK, ARMS, BAR, CLUMPS, COMPANION, TAILS, LENSED_ARCS, NEIGHBOUR = (
+    Bulge(), Disk(), Arms(), Bar(), Clumps(), Companion(), Tails(), LensedArcs(), Neighbour())
+COMPONENTS = [BULGE, DISK, ARMS, BAR, CLUMPS, COMPANION, TAILS, LENSED_ARCS, NEIGHBOUR]   # catalogue and rendering order
+
+# %% ../nbs/01_simulate.ipynb #a094e996
 def _u(rng, lo, hi, n): return rng.uniform(lo, hi, n)
 
 def _base(n, family, p, rng):
+    "Redshift, luminosity, size, orientation and colours of `n` galaxies of `family`; every component's columns at 0"
     z, M = draw_z_M(n, family, p, rng)
     r0, a, sc = SIZE[family]
     size = r0 * 10**(-0.4 * a * (M + 21) + rng.normal(0, sc, n))
-    d = dict(z=z, M_r=M, size_kpc=size, pa=_u(rng, 0, np.pi, n), seed=rng.integers(0, 2**31 - 1, n))
+    d = dict(z=z, M_r=M, size_kpc=size, pa_rad=_u(rng, 0, np.pi, n), seed=rng.integers(0, 2**31 - 1, n))
     for comp, (gr, ri, iz) in COLOURS.items():
         if comp == 'source': continue
         sc = 3. if comp == 'neighbour' else 1.   # field galaxies at any redshift: a wide range of colours
         d[f'gr_{comp}'] = gr + rng.normal(0, 0.05 * sc, n); d[f'ri_{comp}'] = ri + rng.normal(0, 0.03 * sc, n)
         d[f'iz_{comp}'] = iz + rng.normal(0, 0.03 * sc, n)
     zero = np.zeros(n)
-    for k in ('bt', 'n_bulge', 're_bulge_kpc', 'q_bulge', 're_disk_kpc', 'q_disk', 'incl_deg', 'n_arms', 'pitch_deg',
-              'arm_amp', 'arm_phase', 'bar_frac', 'bar_len_kpc', 'bar_q', 'bar_pa', 'n_clumps', 'clump_frac',
-              'lopsided', 'comp_flux_ratio', 'comp_sep_kpc', 'comp_angle', 'comp_bt', 'comp_n', 'comp_re_kpc',
-              'comp_q', 'comp_pa', 'tail_frac', 'tail_arms', 'tail_pitch_deg', 'tail_scale_kpc', 'tail_phase',
-              'lens_theta_e', 'src_mag_r', 'src_re_arcsec', 'src_x', 'src_y',
-              'nb_flux_ratio', 'nb_x', 'nb_y', 'nb_re_arcsec', 'nb_n', 'nb_q', 'nb_pa'):
-        d[k] = zero.copy()
+    for c in COMPONENTS:
+        for k in c.columns: d[k] = zero.copy()
     return d
-
-def _spheroid(d, rng, qlo, qhi, nlo=3., nhi=5.5, s0_disk:float=0.):
-    "Sersic spheroid; with `s0_disk` > 0 up to that fraction of the light in a faint armless disk (lenticulars)"
-    n = len(d['z'])
-    d['bt'][:] = 1. - _u(rng, 0, s0_disk, n); d['n_bulge'][:] = np.clip(rng.normal((nlo + nhi) / 2, (nhi - nlo) / 4, n), nlo, nhi)
-    d['re_bulge_kpc'][:] = d['size_kpc']; d['q_bulge'][:] = _u(rng, qlo, qhi, n)
-    if s0_disk > 0:
-        cosi = _u(rng, 0.2, 1.0, n)
-        d['re_disk_kpc'][:] = d['size_kpc'] * _u(rng, 1.2, 2.0, n); d['q_disk'][:] = np.sqrt(cosi**2 * (1 - 0.15**2) + 0.15**2)
-        d['incl_deg'][:] = np.degrees(np.arccos(cosi)); d['q_bulge'][:] = np.maximum(d['q_bulge'], d['q_disk'])
-
-def _disk(d, rng, cosi_lo, cosi_hi, bt_lo=0.05, bt_hi=0.4):
-    n = len(d['z'])
-    cosi = _u(rng, cosi_lo, cosi_hi, n)
-    d['incl_deg'][:] = np.degrees(np.arccos(cosi))
-    d['q_disk'][:] = np.sqrt(cosi**2 * (1 - 0.15**2) + 0.15**2)
-    d['bt'][:] = _u(rng, bt_lo, bt_hi, n); d['n_bulge'][:] = _u(rng, 1.0, 4.0, n)
-    d['re_disk_kpc'][:] = d['size_kpc']; d['re_bulge_kpc'][:] = d['size_kpc'] * _u(rng, 0.15, 0.35, n)
-    d['q_bulge'][:] = np.maximum(d['q_disk'], _u(rng, 0.6, 0.95, n))
-
-def _arms(d, rng, pitch_lo, pitch_hi, amp_lo=0.3, amp_hi=0.9):
-    n = len(d['z'])
-    d['n_arms'][:] = rng.choice([2, 3, 4], n, p=[0.6, 0.25, 0.15]); d['pitch_deg'][:] = _u(rng, pitch_lo, pitch_hi, n)
-    d['arm_amp'][:] = _u(rng, amp_lo, amp_hi, n); d['arm_phase'][:] = _u(rng, 0, 2 * np.pi, n)
-
-def _bar(d, rng, on, flo=0.08, fhi=0.2):
-    n = len(d['z'])
-    d['bar_frac'][:] = np.where(on, _u(rng, flo, fhi, n), 0.)
-    d['bar_len_kpc'][:] = d['re_disk_kpc'] * _u(rng, 0.5, 0.9, n); d['bar_q'][:] = _u(rng, 0.2, 0.35, n)
-    d['bar_pa'][:] = d['pa'] + _u(rng, -np.pi / 2, np.pi / 2, n)
-
-def _clumps(d, rng, lam=5., flo=0.03, fhi=0.12, lopsided=0.):
-    n = len(d['z'])
-    d['n_clumps'][:] = np.minimum(rng.poisson(lam, n), 12); d['clump_frac'][:] = _u(rng, flo, fhi, n) * (d['n_clumps'] > 0)
-    d['lopsided'][:] = lopsided
-
-def _companion(d, rng):
-    n = len(d['z'])
-    ratio = 10**_u(rng, -1.0, 0.0, n)          # major and minor mergers, 1:1 to 1:10
-    d['comp_flux_ratio'][:] = ratio
-    d['comp_sep_kpc'][:] = d['size_kpc'] * _u(rng, 1.0, 3.0, n) + 2.0
-    d['comp_angle'][:] = _u(rng, 0, 2 * np.pi, n)
-    Mc = d['M_r'] + 2.5 * np.log10(1 / ratio)
-    early = rng.random(n) < 0.4
-    fam_r0 = np.where(early, SIZE['early'][0], SIZE['late'][0]); fam_a = np.where(early, SIZE['early'][1], SIZE['late'][1])
-    d['comp_re_kpc'][:] = fam_r0 * 10**(-0.4 * fam_a * (Mc + 21) + rng.normal(0, 0.15, n))
-    d['comp_bt'][:] = np.where(early, 1.0, _u(rng, 0.1, 0.4, n)); d['comp_n'][:] = np.where(early, 4.0, 1.5)
-    d['comp_q'][:] = _u(rng, 0.3, 1.0, n); d['comp_pa'][:] = _u(rng, 0, np.pi, n)
-
-def _tails(d, rng, arms, flo, fhi):
-    n = len(d['z'])
-    d['tail_frac'][:] = _u(rng, flo, fhi, n); d['tail_arms'][:] = arms
-    d['tail_pitch_deg'][:] = _u(rng, 15, 35, n); d['tail_scale_kpc'][:] = d['size_kpc'] * _u(rng, 1.5, 3.0, n)
-    d['tail_phase'][:] = _u(rng, 0, 2 * np.pi, n)
-
-def _lens(d, rng):
-    n = len(d['z'])
-    d['lens_theta_e'][:] = _u(rng, 0.8, 2.0, n)
-    # unlensed source 0.5-2 mag fainter than the lens; SIS magnification makes the arcs stand out
-    d['src_mag_r'][:] = d['M_r'] + distance_modulus(d['z']) + k_correction(d['z']) + _u(rng, 0.5, 2.0, n)
-    d['src_re_arcsec'][:] = _u(rng, 0.1, 0.35, n)
-    r = d['lens_theta_e'] * np.sqrt(rng.random(n)) * 0.5; t = _u(rng, 0, 2 * np.pi, n)
-    d['src_x'][:] = r * np.cos(t); d['src_y'][:] = r * np.sin(t)
-
-# %% ../nbs/01_simulate.ipynb #0c6dcd02
-def _neighbours(pop, frac, rng):
-    n = len(pop); on = rng.random(n) < frac
-    r, t = _u(rng, 2.0, 9.0, n), _u(rng, 0, 2 * np.pi, n)
-    pop['nb_flux_ratio'] = np.where(on, 10**(-0.4 * _u(rng, 0, 3, n)), 0.)
-    pop['nb_x'], pop['nb_y'] = r * np.cos(t), r * np.sin(t)
-    pop['nb_re_arcsec'] = _u(rng, 0.2, 1.0, n); pop['nb_n'] = _u(rng, 1.0, 4.0, n)
-    pop['nb_q'] = _u(rng, 0.4, 1.0, n); pop['nb_pa'] = _u(rng, 0, np.pi, n)
 
 # %% ../nbs/01_simulate.ipynb #c9b2e442
 def _draw_class(name, n, p, rng):
@@ -203,38 +420,42 @@ def _draw_class(name, n, p, rng):
         d = _base(n, 'late', p, rng); dd = _base(n, 'early', p, rng); pick = rng.random(n) < 0.5
         d = {k: np.where(pick, dd[k], v) for k, v in d.items()}
         e = pick
-        _disk(d, rng, 0.2, 1.0); _arms(d, rng, 10, 35, 0.2, 0.6); _clumps(d, rng, 4)
-        sph = {k: v.copy() for k, v in d.items()}; _spheroid(sph, rng, 0.4, 1.0)
+        DISK.draw(d, rng, 0.2, 1.0); ARMS.draw(d, rng, 10, 35, 0.2, 0.6); CLUMPS.draw(d, rng, 4)
+        sph = {k: v.copy() for k, v in d.items()}; BULGE.draw(sph, rng, 0.4, 1.0)
         d = {k: np.where(e, sph[k], v) for k, v in d.items()}
         d['n_arms'][e] = 0; d['arm_amp'][e] = 0; d['n_clumps'][e] = 0; d['clump_frac'][e] = 0
-        _companion(d, rng); _tails(d, rng, 2, 0.02, 0.2)
+        COMPANION.draw(d, rng); TAILS.draw(d, rng, 2, 0.02, 0.2)
         return d
     d = _base(n, fam, p, rng)
-    if name == 'elliptical': _spheroid(d, rng, 0.3, 1.0, s0_disk=0.4)
-    elif name == 'round_smooth': _spheroid(d, rng, 0.8, 1.0)
-    elif name == 'in_between_round_smooth': _spheroid(d, rng, 0.5, 0.8)
-    elif name == 'cigar_shaped_smooth': _spheroid(d, rng, 0.2, 0.45, 2.0, 4.0)
-    elif name == 'lens': _spheroid(d, rng, 0.6, 1.0); _lens(d, rng)
+    if name == 'elliptical': BULGE.draw(d, rng, 0.3, 1.0, s0_disk=0.4)
+    elif name == 'round_smooth': BULGE.draw(d, rng, 0.8, 1.0)
+    elif name == 'in_between_round_smooth': BULGE.draw(d, rng, 0.5, 0.8)
+    elif name == 'cigar_shaped_smooth': BULGE.draw(d, rng, 0.2, 0.45, 2.0, 4.0)
+    elif name == 'lens': BULGE.draw(d, rng, 0.6, 1.0); LENSED_ARCS.draw(d, rng)
     elif name == 'spiral':
-        _disk(d, rng, 0.2, 1.0, 0.05, 0.5); _arms(d, rng, 10, 35, 0.15, 0.8); _bar(d, rng, rng.random(n) < 0.3); _clumps(d, rng)
+        DISK.draw(d, rng, 0.2, 1.0, 0.05, 0.5); ARMS.draw(d, rng, 10, 35, 0.15, 0.8); BAR.draw(d, rng, rng.random(n) < 0.3); CLUMPS.draw(d, rng)
     elif name == 'barred_spiral':
-        _disk(d, rng, 0.5, 1.0); _arms(d, rng, 12, 30); d['n_arms'][:] = 2; _bar(d, rng, np.ones(n, bool), 0.1, 0.25); _clumps(d, rng)
+        DISK.draw(d, rng, 0.5, 1.0); ARMS.draw(d, rng, 12, 30); d['n_arms'][:] = 2; BAR.draw(d, rng, np.ones(n, bool), 0.1, 0.25); CLUMPS.draw(d, rng)
     elif name == 'unbarred_tight_spiral':
-        _disk(d, rng, 0.4, 1.0); _arms(d, rng, 7, 14); _clumps(d, rng)
+        DISK.draw(d, rng, 0.4, 1.0); ARMS.draw(d, rng, 7, 14); CLUMPS.draw(d, rng)
     elif name == 'unbarred_loose_spiral':
-        _disk(d, rng, 0.4, 1.0); _arms(d, rng, 24, 38); _clumps(d, rng, 7)
+        DISK.draw(d, rng, 0.4, 1.0); ARMS.draw(d, rng, 24, 38); CLUMPS.draw(d, rng, 7)
     elif name == 'edge_on_without_bulge':
-        _disk(d, rng, 0.0, 0.12, 0.0, 0.03); _clumps(d, rng, 3)
+        DISK.draw(d, rng, 0.0, 0.12, 0.0, 0.03); CLUMPS.draw(d, rng, 3)
     elif name == 'edge_on_with_bulge':
-        _disk(d, rng, 0.0, 0.12, 0.2, 0.5); d['q_bulge'][:] = _u(rng, 0.55, 0.85, n)
+        DISK.draw(d, rng, 0.0, 0.12, 0.2, 0.5); d['q_bulge'][:] = _u(rng, 0.55, 0.85, n)
     elif name == 'disturbed':
-        _disk(d, rng, 0.3, 1.0); _arms(d, rng, 15, 35, 0.1, 0.5); _clumps(d, rng, 6, 0.05, 0.2, lopsided=1.)
-        _tails(d, rng, 1, 0.1, 0.3)
+        DISK.draw(d, rng, 0.3, 1.0); ARMS.draw(d, rng, 15, 35, 0.1, 0.5); CLUMPS.draw(d, rng, 6, 0.05, 0.2, lopsided=1.)
+        TAILS.draw(d, rng, 1, 0.1, 0.3)
     else: raise KeyError(f"no recipe for class {name!r}")
     return d
 
 # %% ../nbs/01_simulate.ipynb #c38d604c
-def draw_population(n:int, taxonomy:str='three', params:dict|None=None, seed:int=0) -> pd.DataFrame:
+def draw_population(n:int, # galaxies of the taxonomy's classes (anomalies come on top: see `params`)
+                    taxonomy:str='three', # 'three' or 'galaxy10' (see `TAXONOMIES`)
+                    params:dict|None=None, # overrides of `POPULATION_DEFAULTS`; `anomaly_fraction` f adds round(f n) galaxies per anomaly class; None: the defaults
+                    seed:int=0, # fixes the whole population
+                   ) -> pd.DataFrame:
     "Intrinsic properties of `n` galaxies of `taxonomy` (plus anomalies if `params['anomaly_fraction']`)"
     p = check_population_params(params)
     names = class_names(taxonomy)
@@ -254,7 +475,7 @@ def draw_population(n:int, taxonomy:str='three', params:dict|None=None, seed:int
         parts.append(d)
     pop = pd.concat(parts, ignore_index=True)
     pop = pop.iloc[rng.permutation(len(pop))].reset_index(drop=True)
-    _neighbours(pop, p['neighbour_fraction'], rng)
+    NEIGHBOUR.draw(pop, rng, p['neighbour_fraction'])
     for c in ('n_arms', 'n_clumps', 'tail_arms', 'seed', 'label'): pop[c] = pop[c].astype(np.int64)
     return pop
 
@@ -340,7 +561,14 @@ def _ellip_k2(g:KGrid, q, pa):
     ku = g.kx * c + g.ky * s; kv = -g.kx * s + g.ky * c
     return ku**2 / _b(q) + _b(q) * kv**2
 
-def ft_sersic(g, n, re, q, pa): return sersic_ft(n, _ellip_k2(g, q, pa).sqrt() * _b(re))
+def ft_sersic(g:KGrid, # the grid
+              n:torch.Tensor, # (G,) Sersic indices; the table spans 0.5-6.2 (clamped outside)
+              re:torch.Tensor, # (G,) half-light radii, arcsec (circularised, sqrt(ab))
+              q:torch.Tensor, # (G,) axis ratios b/a, in (0, 1]
+              pa:torch.Tensor, # (G,) position angles of the major axes, radians, counter-clockwise from +x
+             ) -> torch.Tensor:
+    "Transforms (G, P, P//2+1) of unit-flux elliptical Sersic profiles on `g` (cut at `SERSIC_TRUNC` half-light radii for n >= 1)"
+    return sersic_ft(n, _ellip_k2(g, q, pa).sqrt() * _b(re))
 def ft_exponential(g, re, q, pa):
     x = 1 + _ellip_k2(g, q, pa) * _b(re / EXP_HLR_PER_SCALE)**2
     return x.rsqrt() / x                                               # x^(-3/2)
@@ -362,8 +590,15 @@ def _polar(g, q, pa, dx=0., dy=0.):
     xu = x * c + y * s; yv = (-x * s + y * c) / _b(q)
     return (xu**2 + yv**2).sqrt(), torch.atan2(yv, xu)
 
-def rs_arms(g, re, q, pa, m, pitch_deg, phase):
-    "Arm modulation of a unit-flux exponential disk (flux per arcsec^2, zero total)"
+def rs_arms(g:KGrid, # the grid; the disks are centred on its origin
+            re:torch.Tensor, # (G,) half-light radii of the disks, arcsec
+            q:torch.Tensor, # (G,) disk axis ratios b/a, in (0, 1]
+            pa:torch.Tensor, # (G,) disk position angles, radians, counter-clockwise from +x
+            m:torch.Tensor, # (G,) numbers of arms
+            pitch_deg:torch.Tensor, # (G,) pitch angles of the logarithmic spirals, degrees
+            phase:torch.Tensor, # (G,) arm phases, radians (the pattern turns by phase / m)
+           ) -> torch.Tensor:
+    "Arm modulation (G, P, P) of unit-flux exponential disks on `g`'s real-space grid (flux per arcsec^2, zero total)"
     rs = re / EXP_HLR_PER_SCALE
     r, phi = _polar(g, q, pa)
     disk = torch.exp(-r / _b(rs)) / (2 * math.pi * _b(rs)**2)
@@ -371,8 +606,16 @@ def rs_arms(g, re, q, pa, m, pitch_deg, phase):
     mod = ((1 + torch.cos(psi)) / 2)**4 / _ARM_MEAN - 1
     return disk * mod * (1 - torch.exp(-(r / _b(rs))**2))
 
-def rs_tails(g, scale, m, pitch_deg, phase, inner):
-    "Unit-flux tidal tails: a wide m-armed logarithmic spiral"
+
+# %% ../nbs/01_simulate.ipynb #bb96a03f
+def rs_tails(g:KGrid, # the grid; the tails are centred on its origin (round on the sky)
+             scale:torch.Tensor, # (G,) exponential scale lengths of the tails, arcsec
+             m:torch.Tensor, # (G,) numbers of tails
+             pitch_deg:torch.Tensor, # (G,) pitch angles of the logarithmic spirals, degrees
+             phase:torch.Tensor, # (G,) tail phases, radians (the pattern turns by phase / m)
+             inner:torch.Tensor, # (G,) radii of the inner hole, arcsec: the tails fade in as 1 - exp(-(r/inner)^2)
+            ) -> torch.Tensor:
+    "Unit-flux tidal tails (G, P, P) on `g`'s real-space grid (flux per arcsec^2): a wide m-armed logarithmic spiral"
     r, phi = _polar(g, torch.ones_like(scale), torch.zeros_like(scale))
     psi = _b(m) * (phi - torch.log(r / _b(scale) + 1e-6) / _b(torch.tan(torch.deg2rad(pitch_deg)))) - _b(phase)
     img = torch.exp(-r / _b(scale)) * ((1 + torch.cos(psi)) / 2)**8 * (1 - torch.exp(-(r / _b(inner))**2))
@@ -385,8 +628,16 @@ def tail_flux(scale, inner):
     hole = torch.trapezoid(x * torch.exp(-x - (x * c)**2), x)           # the light removed from the inner hole
     return (2 * math.pi * _TAIL_MEAN * scale.double()**2 * (1 - hole)).float()
 
-def rs_lensed(g, theta_e, re, sx, sy, oversample:int=3):
-    "Unit-flux (before magnification) exponential source at (sx, sy) behind a singular isothermal sphere"
+
+# %% ../nbs/01_simulate.ipynb #5644a295
+def rs_lensed(g:KGrid, # the grid; the lenses are centred on its origin
+              theta_e:torch.Tensor, # (G,) Einstein radii of the singular isothermal spheres, arcsec
+              re:torch.Tensor, # (G,) half-light radii of the exponential sources, arcsec
+              sx:torch.Tensor, # (G,) source x positions in the source plane, from the lens centre, arcsec
+              sy:torch.Tensor, # (G,) source y positions, arcsec
+              oversample:int=3, # samples per pixel along each axis, averaged
+             ) -> torch.Tensor:
+    "Lensed images (G, P, P) on `g`'s real-space grid (flux per arcsec^2) of exponential sources of unit flux before magnification"
     rs = _b(re / EXP_HLR_PER_SCALE); out = 0.
     offs = (torch.arange(oversample) - (oversample - 1) / 2) * g.scale / oversample
     for oy in offs:
@@ -398,107 +649,82 @@ def rs_lensed(g, theta_e, re, sx, sy, oversample:int=3):
     return out / oversample**2
 
 # %% ../nbs/01_simulate.ipynb #500759e2
-def band_flux(mag_r, gr, ri, iz, band:str):
+def band_flux(mag_r, # r-band AB magnitudes (a number or an array)
+              gr, # g-r colours, AB mag
+              ri, # r-i colours, AB mag
+              iz, # i-z colours, AB mag
+              band:str, # 'g', 'r', 'i' or 'z'
+             ):
     "Flux (nanomaggies) in `band` of components of r magnitude `mag_r` and colours g-r, r-i, i-z"
     m = dict(g=mag_r + gr, r=mag_r, i=mag_r - ri, z=mag_r - ri - iz)
     if band not in m: raise KeyError(f"no colour model for band {band!r}; deepastro knows g, r, i, z")
     return 10**(-0.4 * (np.asarray(m[band]) - NMGY_ZP))
 
+def component_flux(frac, # share of the galaxy's r-band flux in the component (a number or an array)
+                   f_tot, # the galaxy's r-band flux, nanomaggies
+                   gr, # the component's g-r colour, AB mag
+                   ri, # its r-i colour, AB mag
+                   iz, # its i-z colour, AB mag
+                   band:str, # 'g', 'r', 'i' or 'z'
+                  ):
+    "Flux (nanomaggies) in `band` of a component holding `frac` of a galaxy's r-band flux `f_tot` (0 where `frac` is 0)"
+    frac = np.asarray(frac)
+    m = -2.5 * np.log10(np.maximum(frac * f_tot, FLUX_FLOOR)) + NMGY_ZP
+    return band_flux(m, gr, ri, iz, band) * (frac > 0)
+
 def apparent_mag_r(pop:pd.DataFrame) -> np.ndarray:
     "Apparent r magnitude of each galaxy (main galaxy, companion excluded)"
     return pop.M_r.values + distance_modulus(pop.z.values) + k_correction(pop.z.values)
 
-# %% ../nbs/01_simulate.ipynb #dae87444
-def _clump_layout(pop, kpa):
-    "Clump offsets (arcsec), widths (arcsec) and weights, padded to the largest count in the chunk"
-    G = len(pop); C = max(int(pop.n_clumps.max()), 1)
-    pos = np.zeros((G, C, 2), np.float32); sig = np.ones((G, C), np.float32) * 1e-3; w = np.zeros((G, C), np.float32)
-    for i, (seed, nc, re, q, pa, lop) in enumerate(zip(pop.seed.values, pop.n_clumps.values, pop.re_disk_kpc.values,
-                                                      pop.q_disk.values, pop.pa.values, pop.lopsided.values)):
-        if nc == 0: continue
-        r = np.random.default_rng(seed + 1)
-        rad = r.gamma(2., re / 1.678 / kpa[i] * 0.8, nc)        # clumps follow the disk light
-        phi = r.uniform(0, 2 * np.pi, nc) if not lop else r.normal(0, 0.6, nc)
-        xu, yv = rad * np.cos(phi), rad * np.sin(phi) * q
-        pos[i, :nc, 0] = xu * np.cos(pa) - yv * np.sin(pa); pos[i, :nc, 1] = xu * np.sin(pa) + yv * np.cos(pa)
-        sig[i, :nc] = r.uniform(0.1, 0.4, nc) / kpa[i]; w[i, :nc] = r.dirichlet(np.ones(nc))
-    return torch.tensor(pos), torch.tensor(sig), torch.tensor(w)
+# %% ../nbs/01_simulate.ipynb #4a0a9511
+class Chunk:
+    "What every component needs to render a batch of galaxies: the catalogue rows, the grid, kpc per arcsec, band fluxes"
+    def __init__(self,
+                 pop:pd.DataFrame, # the batch's galaxies (rows of `draw_population`)
+                 g:KGrid, # the grid they are rendered on
+                 bands, # band names, e.g. 'gri'
+                 kpa:np.ndarray, # (G,) kpc per arcsec at each galaxy's redshift
+                 mag_r:np.ndarray, # (G,) apparent r magnitudes, AB (`apparent_mag_r`)
+                 clumps=None, # `_clump_layout(pop, kpa)`; None: computed here
+                ):
+        self.pop, self.g, self.bands, self.kpa = pop, g, tuple(bands), np.asarray(kpa)
+        self.f_tot = 10**(-0.4 * (np.asarray(mag_r) - NMGY_ZP))        # the galaxy's r-band flux, nanomaggies
+        self.clumps = clumps if clumps is not None else _clump_layout(pop, self.kpa)
+    def v(self, c:str) -> np.ndarray: return self.pop[c].values
+    def col(self, c:str, i=None) -> torch.Tensor:
+        "Column `c` as a float32 tensor, rows `i` (all if None)"
+        t = _t(self.pop[c].values)
+        return t if i is None else t[i]
+    def arcsec(self, c:str, i=None) -> torch.Tensor:
+        "Column `c` (kpc) in arcsec at each galaxy's redshift, rows `i`"
+        t = _t(self.pop[c].values / self.kpa)
+        return t if i is None else t[i]
+    def flux(self, frac, colour:str, boost:dict|None=None) -> torch.Tensor:
+        "(G, B) band fluxes (nanomaggies) of a component holding `frac` of the r-band light, with the colours of `colour`"
+        pop = self.pop
+        f = np.stack([component_flux(frac, self.f_tot, pop[f'gr_{colour}'].values, pop[f'ri_{colour}'].values,
+                                     pop[f'iz_{colour}'].values, b) for b in self.bands], 1)
+        return _t(f if boost is None else f * np.array([boost[b] for b in self.bands]))
 
+# %% ../nbs/01_simulate.ipynb #467ae6a8
 def _chunk_ft(pop, g, bands, kpa, mag_r, clumps):
-    "Fourier transform (before PSF) of each galaxy in each band, shape (G, B, P, P//2+1); `clumps` from `_clump_layout`"
-    G, B = len(pop), len(bands); col = lambda c: _t(pop[c].values)
+    "Fourier transform (before PSF) of each galaxy in each band, shape (G, B, P, P//2+1): the sum of its `COMPONENTS`"
+    ch = Chunk(pop, g, bands, kpa, mag_r, clumps)
+    G, B = len(pop), len(bands)
     Fc = torch.zeros(G, B, *g.k.shape, dtype=torch.complex64)  # the transform
     Fr = Fc.real                                               # its real part (a view): centred, symmetric components
-    f_tot = 10**(-0.4 * (mag_r - NMGY_ZP))
-    def fl(frac, comp, boost=None):
-        "(G, B) band fluxes of a component holding `frac` of the r-band light"
-        m = -2.5 * np.log10(np.maximum(frac * f_tot, 1e-30)) + NMGY_ZP
-        f = np.stack([band_flux(m, pop[f'gr_{comp}'].values, pop[f'ri_{comp}'].values, pop[f'iz_{comp}'].values, b)
-                      for b in bands], 1) * (frac > 0)[:, None]
-        return _t(f if boost is None else f * np.array([boost[b] for b in bands]))
-    def add(F, sel, flux, S):
-        "F[sel] += flux (G', B) x shape S (G', P, K)"
-        F.index_add_(0, sel, flux[sel][:, :, None, None] * S[:, None])
-    def where(mask): return torch.tensor(np.where(mask)[0])
-    bt, bar, clf = pop.bt.values, pop.bar_frac.values, pop.clump_frac.values
-    disk_frac = (1 - bt) * (1 - bar - clf)
-    pa = col('pa')
-    if (bt > 0).any():
-        i = where(bt > 0)
-        add(Fr, i, fl(bt, 'bulge'), ft_sersic(g, col('n_bulge')[i], _t(pop.re_bulge_kpc.values / kpa)[i], col('q_bulge')[i], pa[i]))
-    if (disk_frac > 0).any():
-        i = where(disk_frac > 0)
-        add(Fr, i, fl(disk_frac, 'disk'), ft_exponential(g, _t(pop.re_disk_kpc.values / kpa)[i], col('q_disk')[i], pa[i]))
-    if (bar > 0).any():
-        i = where(bar > 0)
-        add(Fr, i, fl((1 - bt) * bar, 'bulge'), ft_gaussian(g, _t(pop.bar_len_kpc.values / kpa / 2)[i], col('bar_q')[i], col('bar_pa')[i]))
-    if (clf > 0).any():
-        i = where(clf > 0)
-        pos, sig, w = (c[i] for c in clumps)
-        # each clump is a shifted Gaussian, separable in kx and ky: the sum over clumps is a batched matrix product
-        kx, ky = g.kx[0], g.ky[:, 0]
-        gx = torch.exp(-0.5 * kx**2 * sig[..., None]**2 - 1j * kx * pos[..., 0, None])           # (G, C, K)
-        gy = torch.exp(-0.5 * ky**2 * sig[..., None]**2 - 1j * ky * pos[..., 1, None])           # (G, C, P)
-        add(Fc, i, fl((1 - bt) * clf, 'clump'), torch.einsum('gcy,gcx->gyx', gy * w[..., None], gx))
-    ratio = pop.comp_flux_ratio.values
-    if (ratio > 0).any():
-        i = where(ratio > 0); n = i.numpy()
-        sep = pop.comp_sep_kpc.values[n] / kpa[n]; ang = pop.comp_angle.values[n]
-        ph = ft_shift(g, _t(sep * np.cos(ang)), _t(sep * np.sin(ang)))
-        cre = _t(pop.comp_re_kpc.values[n] / kpa[n]); cq, cpa = col('comp_q')[i], col('comp_pa')[i]
-        cbt = pop.comp_bt.values
-        add(Fc, i, fl(ratio * cbt, 'bulge'), ph * ft_sersic(g, col('comp_n')[i], cre, cq, cpa))
-        add(Fc, i, fl(ratio * (1 - cbt), 'disk'), ph * ft_exponential(g, cre, cq, cpa))
-    nbr = pop.nb_flux_ratio.values
-    if (nbr > 0).any():
-        i = where(nbr > 0)
-        ph = ft_shift(g, col('nb_x')[i], col('nb_y')[i])
-        add(Fc, i, fl(nbr, 'neighbour'), ph * ft_sersic(g, col('nb_n')[i], col('nb_re_arcsec')[i], col('nb_q')[i], col('nb_pa')[i]))
-    # real-space components: summed per band in real space, one FFT per band
-    Rs = torch.zeros(G, B, g.P, g.P); has_rs = False
-    def add_rs(sel, flux, img):
-        Rs.index_add_(0, sel, flux[sel][:, :, None, None] * img[:, None])
-    arms = pop.arm_amp.values * pop.n_arms.values > 0
-    if arms.any():
-        i = where(arms); n = i.numpy(); has_rs = True
-        A = rs_arms(g, _t(pop.re_disk_kpc.values[n] / kpa[n]), col('q_disk')[i], pa[i], col('n_arms')[i],
-                    col('pitch_deg')[i], col('arm_phase')[i])
-        # young stars make arms stronger in blue bands
-        add_rs(i, fl(disk_frac * pop.arm_amp.values, 'disk', dict(g=1.2, r=1.0, i=0.85, z=0.7)), A)
-    tails = pop.tail_frac.values > 0
-    if tails.any():
-        i = where(tails); n = i.numpy(); has_rs = True
-        T = rs_tails(g, _t(pop.tail_scale_kpc.values[n] / kpa[n]), col('tail_arms')[i], col('tail_pitch_deg')[i],
-                     col('tail_phase')[i], _t(pop.size_kpc.values[n] / kpa[n]))
-        add_rs(i, fl(pop.tail_frac.values, 'disk'), T)
-    lens = pop.lens_theta_e.values > 0
-    if lens.any():
-        i = where(lens); n = i.numpy(); has_rs = True
-        L = rs_lensed(g, col('lens_theta_e')[i], col('src_re_arcsec')[i], col('src_x')[i], col('src_y')[i])
-        f = torch.zeros(G, B)
-        f[i] = _t(np.stack([band_flux(pop.src_mag_r.values[n], *COLOURS['source'], b) for b in bands], 1))
-        add_rs(i, f, L)
-    if has_rs: Fc += torch.fft.rfft2(Rs * g.scale**2)
+    Rs = None                                                  # real-space components, summed per band: one FFT per band
+    for comp in COMPONENTS:
+        on = comp.present(pop)
+        if not on.any(): continue
+        i = torch.tensor(np.where(on)[0])
+        for flux, shape, symmetric in comp.terms(ch, i):
+            if comp.space == 'real':
+                if Rs is None: Rs = torch.zeros(G, B, g.P, g.P)
+                target = Rs
+            else: target = Fr if symmetric else Fc
+            target.index_add_(0, i, flux[i][:, :, None, None] * shape[:, None])
+    if Rs is not None: Fc += torch.fft.rfft2(Rs * g.scale**2)
     return Fc
 
 # %% ../nbs/01_simulate.ipynb #cdecf192
@@ -518,22 +744,19 @@ def gaussian_extent(sigma, q): return _major(math.sqrt(2 * math.log(1 / WRAP_SB)
 
 def light_extent(pop:pd.DataFrame, kpa:np.ndarray, clumps=None) -> np.ndarray:
     "Radius (arcsec) about each galaxy's centre beyond which none of its analytic components has light above `WRAP_SB`"
-    v = lambda c: pop[c].values
-    on = lambda m, x: np.where(m, x, 0.)
-    bt, bar, clf = v('bt'), v('bar_frac'), v('clump_frac')
-    ext = [on(bt > 0, sersic_extent(v('n_bulge'), v('re_bulge_kpc') / kpa, v('q_bulge'))),
-           on((1 - bt) * (1 - bar - clf) > 0, exponential_extent(v('re_disk_kpc') / kpa, v('q_disk'))),
-           on(bar > 0, gaussian_extent(v('bar_len_kpc') / kpa / 2, v('bar_q')))]
     if clumps is None: clumps = _clump_layout(pop, kpa)
-    pos, sig, w = (c.numpy() for c in clumps)
-    ext.append(on(clf > 0, (np.hypot(pos[..., 0], pos[..., 1]) + gaussian_extent(sig, 1.)).max(1, initial=0, where=w > 0)))
-    cre, cq = v('comp_re_kpc') / kpa, v('comp_q')
-    comp = np.maximum(sersic_extent(v('comp_n'), cre, cq), on(v('comp_bt') < 1, exponential_extent(cre, cq)))
-    ext.append(on(v('comp_flux_ratio') > 0, v('comp_sep_kpc') / kpa + comp))
-    ext.append(on(v('nb_flux_ratio') > 0, np.hypot(v('nb_x'), v('nb_y')) + sersic_extent(v('nb_n'), v('nb_re_arcsec'), v('nb_q'))))
+    ext = [np.where(c.present(pop), e, 0.) for c in COMPONENTS if (e := c.extent(pop, kpa, clumps)) is not None]
     return np.max(ext, axis=0)
 
-def grid_sizes(pop, survey, stamp, fwhm, offs, kpa, clumps=None, min_pad:float=1.25) -> np.ndarray:
+def grid_sizes(pop:pd.DataFrame, # galaxies, from `draw_population`
+               survey, # survey name or `Survey` (its pixel scale)
+               stamp:int, # image side, pixels
+               fwhm:np.ndarray, # (N, bands) PSF FWHM, arcsec (the widest band counts)
+               offs:np.ndarray, # (N, 2) centre offsets (x, y), arcsec
+               kpa:np.ndarray, # (N,) kpc per arcsec at each galaxy's redshift
+               clumps=None, # `_clump_layout(pop, kpa)`; None: computed here
+               min_pad:float=1.25, # smallest grid, in stamp sides
+              ) -> np.ndarray:
     "Padded grid size (pixels) for each galaxy: `min_pad` times the stamp, or larger where its light reaches further"
     s = get_survey(survey)
     reach = light_extent(pop, kpa, clumps) + PSF_MARGIN_FWHM * np.asarray(fwhm).max(1) + np.hypot(*np.asarray(offs).T)
@@ -549,9 +772,8 @@ def render_noiseless(pop:pd.DataFrame, # galaxies, from `draw_population`
                      seed:int=0, # seeds the seeing and the centre offsets
                      chunk:int=256, # galaxies per batch on the smallest grid (fewer on larger grids)
                      jitter:float=0.5, # centre offsets uniform in +-`jitter` pixels
-                     adaptive:bool=True, # grid per galaxy large enough for all its light; False: every galaxy on the
-                                         # `min_pad` grid, where light beyond it wraps around (for comparison only)
-                     min_pad:float=1.25, # smallest grid, in stamps
+                     adaptive:bool=True, # a grid per galaxy large enough for all its light; False: every galaxy on the `min_pad` grid, where light beyond it wraps around (for comparison only)
+                     min_pad:float=1.25, # smallest grid, in stamp sides
                     ) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     "Noiseless images (N, bands, stamp, stamp) in nanomaggies, with per-image FWHM (N, bands) and centre offsets (N, 2)"
     s = get_survey(survey)
@@ -590,48 +812,22 @@ def galsim_reference(row:pd.Series, # one galaxy of `draw_population`
                      survey, # survey name or `Survey`
                      stamp:int, # image side, pixels
                      fwhm:np.ndarray, # (bands,) PSF FWHM, arcsec
-                     offset=(0., 0.), # centre offset, arcsec
-                     size:int|None=None, # draw on a `size`-pixel image and cut the stamp out of its middle
-                     gsparams=None, # GalSim's `GSParams` (accuracy settings), e.g. a smaller folding_threshold
+                     offset=(0., 0.), # centre offset (x, y), arcsec
+                     size:int|None=None, # draw on a `size`-pixel image and cut the stamp out of its middle; None: draw the stamp itself
+                     gsparams=None, # GalSim's `GSParams` (accuracy settings), e.g. a smaller folding_threshold; None: GalSim's defaults
                     ) -> np.ndarray:
-    "GalSim rendering (bands, stamp, stamp) of one galaxy's analytic components: bulge, disk, bar, clumps, companion, neighbour (nanomaggies)"
+    "GalSim rendering (bands, stamp, stamp) of one galaxy's components that GalSim can draw (each `Component.galsim`), nanomaggies"
     import galsim
     s = get_survey(survey)
     kpa = float(kpc_per_arcsec(row.z)); f_tot = 10**(-0.4 * (float(row.M_r + distance_modulus(row.z) + k_correction(row.z)) - NMGY_ZP))
+    frame = row.to_frame().T.infer_objects()
+    comps = [c for c in COMPONENTS if c.present(frame)[0]]
     out = []
     for j, b in enumerate(s.band_names):
-        def fl(frac, comp):
-            m = -2.5 * np.log10(max(frac * f_tot, 1e-30)) + NMGY_ZP
-            return float(band_flux(m, row[f'gr_{comp}'], row[f'ri_{comp}'], row[f'iz_{comp}'], b))
-        parts = []
-        disk_frac = (1 - row.bt) * (1 - row.bar_frac - row.clump_frac)
-        if row.bt > 0:
-            parts.append(galsim.Sersic(row.n_bulge, half_light_radius=row.re_bulge_kpc / kpa,
-                                       trunc=SERSIC_TRUNC * row.re_bulge_kpc / kpa if row.n_bulge >= 1 else 0.,
-                                       flux=fl(row.bt, 'bulge')).shear(q=row.q_bulge, beta=row.pa * galsim.radians))
-        if disk_frac > 0:
-            parts.append(galsim.Exponential(half_light_radius=row.re_disk_kpc / kpa, flux=fl(disk_frac, 'disk'))
-                         .shear(q=row.q_disk, beta=row.pa * galsim.radians))
-        if row.bar_frac > 0:
-            parts.append(galsim.Gaussian(sigma=row.bar_len_kpc / kpa / 2, flux=fl((1 - row.bt) * row.bar_frac, 'bulge'))
-                         .shear(q=row.bar_q, beta=row.bar_pa * galsim.radians))
-        if row.clump_frac > 0:
-            pos, sig, w = _clump_layout(row.to_frame().T.infer_objects(), np.array([kpa]))
-            fc = fl((1 - row.bt) * row.clump_frac, 'clump')
-            parts += [galsim.Gaussian(sigma=float(sg), flux=float(ww) * fc).shift(float(p[0]), float(p[1]))
-                      for p, sg, ww in zip(pos[0].numpy(), sig[0].numpy(), w[0].numpy()) if ww > 0]
-        if row.comp_flux_ratio > 0:
-            cre = row.comp_re_kpc / kpa; sep = row.comp_sep_kpc / kpa
-            comp = [galsim.Sersic(row.comp_n, half_light_radius=cre, trunc=SERSIC_TRUNC * cre,
-                                  flux=fl(row.comp_flux_ratio * row.comp_bt, 'bulge'))]
-            if row.comp_bt < 1: comp.append(galsim.Exponential(half_light_radius=cre, flux=fl(row.comp_flux_ratio * (1 - row.comp_bt), 'disk')))
-            parts.append(galsim.Add(comp).shear(q=row.comp_q, beta=row.comp_pa * galsim.radians)
-                         .shift(sep * np.cos(row.comp_angle), sep * np.sin(row.comp_angle)))
-        if row.nb_flux_ratio > 0:
-            parts.append(galsim.Sersic(row.nb_n, half_light_radius=row.nb_re_arcsec, trunc=SERSIC_TRUNC * row.nb_re_arcsec,
-                                       flux=fl(row.nb_flux_ratio, 'neighbour'))
-                         .shear(q=row.nb_q, beta=row.nb_pa * galsim.radians).shift(row.nb_x, row.nb_y))
-        gal = galsim.Add(parts)
+        def flux(frac, colour):
+            "Band `b` flux (nanomaggies) of a component holding `frac` of the r-band light, with the colours of `colour`"
+            return float(component_flux(frac, f_tot, row[f'gr_{colour}'], row[f'ri_{colour}'], row[f'iz_{colour}'], b))
+        gal = galsim.Add([o for c in comps for o in c.galsim(row, kpa, flux)])
         psf = galsim.Kolmogorov(fwhm=float(fwhm[j]))
         n = size or stamp
         if (n - stamp) % 2: n += 1                     # same centre for the stamp and the larger image
@@ -652,10 +848,10 @@ def half_light_radius(img:np.ndarray, scale:float) -> float:
 def compare_with_galsim(pop:pd.DataFrame, # galaxies; GalSim draws their analytic components (no arms, tails or lensed arcs)
                         survey, # survey name or `Survey`
                         stamp:int, # image side, pixels
-                        size_factor:int=3, # GalSim draws on an image this many stamps wide
+                        size_factor:int=3, # GalSim draws on an image this many stamps wide, the stamp cut from its middle
                         seed:int=0, # seeing and centre offsets, as in `render_noiseless`
-                        **kw, # passed to `render_noiseless`
-                       ) -> pd.DataFrame:
+                        **kw, # passed to `render_noiseless` (fwhm, jitter, adaptive, min_pad, ...)
+                       ) -> pd.DataFrame: # one row per galaxy and band: galaxy, band, flux_ratio, resid
     "Flux ratio (deepastro / GalSim) and largest residual (fraction of GalSim's peak) per galaxy and band"
     import galsim
     s = get_survey(survey)
@@ -721,7 +917,13 @@ def observed_properties(pop:pd.DataFrame, survey, fwhm:np.ndarray) -> pd.DataFra
     return pd.DataFrame(out, index=pop.index)
 
 # %% ../nbs/01_simulate.ipynb #9941528b
-def simulate(pop:pd.DataFrame, survey, stamp:int, seed:int=0, exact_poisson:bool=False, **kw):
+def simulate(pop:pd.DataFrame, # galaxies, from `draw_population`
+             survey, # survey name or `Survey`
+             stamp:int, # image side, pixels (at least 16)
+             seed:int=0, # seeds the seeing and the centre offsets (`seed`) and the noise (`seed` + 1)
+             exact_poisson:bool=False, # Poisson electrons instead of Gaussian noise of the same variance (see `add_noise`)
+             **kw, # passed to `render_noiseless` (fwhm, chunk, jitter, adaptive, min_pad)
+            ):
     "Noisy images (N, bands, stamp, stamp) float32 in nanomaggies, and the metadata table"
     s = get_survey(survey)
     img, fwhm, offs = render_noiseless(pop, s, stamp, seed=seed, **kw)
@@ -737,7 +939,13 @@ def _same_optics(a:Survey, b:Survey):
     return (a.pixel_scale == b.pixel_scale and a.psf_scatter == b.psf_scatter
             and [x.fwhm for x in a.bands] == [x.fwhm for x in b.bands])
 
-def simulate_pair(pop:pd.DataFrame, source, target, stamp:int, seed:int=0, **kw):
+def simulate_pair(pop:pd.DataFrame, # galaxies, from `draw_population`
+                  source, # survey name or `Survey` of the source domain
+                  target, # survey name or `Survey` of the target domain
+                  stamp:int, # image side in both domains, pixels (at least 16)
+                  seed:int=0, # fixes the seeing, centre offsets and noise of both domains
+                  **kw, # passed to `render_noiseless` for both domains (fwhm, chunk, jitter, adaptive, min_pad)
+                 ):
     "The same galaxies seen by `source` and `target`: ((img_s, meta_s), (img_t, meta_t))"
     s, t = get_survey(source), get_survey(target)
     img, fwhm, offs = render_noiseless(pop, s, stamp, seed=seed, **kw)
@@ -755,7 +963,13 @@ def rgb(img, Q:float=8., stretch:float|None=None):
     f = np.arcsinh(Q * I / stretch) / Q / I
     return np.clip(np.moveaxis(img * f, 0, -1), 0, 1)
 
-def show_grid(images, meta, classes, n_per:int=5, title='', stretch=None):
+def show_grid(images, # (N, 3, H, W) images, bands from blue to red (g, r, i), in nanomaggies
+              meta:pd.DataFrame, # one row per image, with its `class_name`
+              classes, # the class names, one row of the grid each, in this order
+              n_per:int=5, # columns: the first `n_per` images of each class (blank where a class has fewer)
+              title:str='', # figure title
+              stretch:float|None=None, # `rgb`'s arcsinh stretch, in the images' unit (nanomaggies); None: each image's own 99.5th percentile of its band mean
+             ):
     "Grid of RGB composites: one row per class, the first `n_per` examples of each"
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(len(classes), n_per, figsize=(1.6 * n_per, 1.6 * len(classes)))

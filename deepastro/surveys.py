@@ -5,6 +5,7 @@
 # %% ../nbs/00_surveys.ipynb #a7632247
 from __future__ import annotations
 import math, functools
+from fastcore.basics import patch
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 import numpy as np
@@ -40,6 +41,7 @@ def source_image(fwhm:float, # PSF FWHM, arcsec (Kolmogorov)
     if source_hlr > 0: F = F * (1 + (k * source_hlr / EXP_HLR_PER_SCALE)**2)**-1.5
     return np.fft.fftshift(np.fft.irfft2(F, s=(n, n)))
 
+# %% ../nbs/00_surveys.ipynb #f952b33c
 @functools.lru_cache(None)
 def _source_moments(fwhm, pixel_scale, source_hlr):
     p = source_image(fwhm, pixel_scale, source_hlr)
@@ -76,7 +78,13 @@ def sky_from_depth(m5:float, # depth: AB magnitude of the source at `snr`
                          "the source and read noise alone exceed the quoted depth")
     return B
 
-def snr_of(C:float, sky:float, gain:float, read_e:float, n_eff:float, kappa:float=1.) -> float:
+def snr_of(C:float, # the source's flux, ADU
+           sky:float, # sky level, ADU per pixel
+           gain:float, # e- per ADU
+           read_e:float, # read noise of the coadd, e- per pixel
+           n_eff:float, # noise-equivalent pixels of the source
+           kappa:float=1., # share of the source's Poisson noise counted (`source_noise_factor`)
+          ) -> float:
     "Signal-to-noise of `C` ADU over `n_eff` pixels of sky `sky` ADU/pixel"
     return C / math.sqrt(kappa * C / gain + (sky / gain + (read_e / gain)**2) * n_eff)
 
@@ -140,24 +148,28 @@ class Survey:
         "Blank-sky noise per pixel, in nanomaggies"
         return math.sqrt(self.sky_adu(b) / b.gain + self.read_var_adu(b)) * self.nmgy_per_adu(b)
 
-    def depth_from_sigma(self, b:Band, sigma_nmgy:float) -> float:
-        "5-sigma depth (AB) implied by a measured blank-sky noise `sigma_nmgy` (inverse of `sky_sigma`)"
-        s_adu = sigma_nmgy / self.nmgy_per_adu(b)
-        n = self.n_eff(b)
-        # solve C^2 = 25 (kappa C/g + s^2 n) for C
-        a = 25 * self.kappa(b) / b.gain
-        C = (a + math.sqrt(a**2 + 4 * 25 * s_adu**2 * n)) / 2
-        return b.zp - 2.5 * math.log10(C)
-
-    def table(self):
-        "A pandas table of the bands with the derived sky level and noise"
-        import pandas as pd
-        rows = [dict(band=b.name, wavelength_nm=b.wavelength, fwhm_arcsec=b.fwhm, depth_5sigma=b.depth,
-                     zp_adu=b.zp, gain=b.gain, read_noise_e=b.read_noise, n_exp=b.n_exp,
-                     sky_adu_per_pix=self.sky_adu(b), sky_sigma_nmgy=self.sky_sigma(b)) for b in self.bands]
-        return pd.DataFrame(rows).set_index('band')
-
     def __repr__(self): return f"Survey({self.name!r}, {self.pixel_scale}\"/pix, bands={''.join(self.band_names)})"
+
+# %% ../nbs/00_surveys.ipynb #6a1cc022
+@patch
+def depth_from_sigma(self:Survey, b:Band, sigma_nmgy:float) -> float:
+    "5-sigma depth (AB) implied by a measured blank-sky noise `sigma_nmgy` (inverse of `sky_sigma`)"
+    s_adu = sigma_nmgy / self.nmgy_per_adu(b)
+    n = self.n_eff(b)
+    # solve C^2 = 25 (kappa C/g + s^2 n) for C
+    a = 25 * self.kappa(b) / b.gain
+    C = (a + math.sqrt(a**2 + 4 * 25 * s_adu**2 * n)) / 2
+    return b.zp - 2.5 * math.log10(C)
+
+@patch
+def table(self:Survey):
+    "A pandas table of the bands with the derived sky level and noise"
+    import pandas as pd
+    rows = [dict(band=b.name, wavelength_nm=b.wavelength, fwhm_arcsec=b.fwhm, depth_5sigma=b.depth,
+                 zp_adu=b.zp, gain=b.gain, read_noise_e=b.read_noise, n_exp=b.n_exp,
+                 sky_adu_per_pix=self.sky_adu(b), sky_sigma_nmgy=self.sky_sigma(b)) for b in self.bands]
+    return pd.DataFrame(rows).set_index('band')
+
 
 # %% ../nbs/00_surveys.ipynb #0d13653c
 def draw_fwhm(survey:Survey, n:int, rng:np.random.Generator) -> np.ndarray:
@@ -223,7 +235,7 @@ def get_survey(name) -> Survey:
 @dataclass(frozen=True)
 class SurveyPair:
     "A source survey, a target survey and what is shared between them"
-    name:str
+    name:str               # the pair's name (what `get_pair` takes; its run folder)
     source:str             # survey name of the labelled domain
     target:str             # survey name of the unlabelled domain
     stamp:int              # image side, pixels
@@ -231,7 +243,7 @@ class SurveyPair:
     paired:bool            # same galaxies in both domains (as Y10/Y1 in DeepAdversaries)
     population:dict = field(default_factory=dict)  # overrides of the population parameters
     unknown:tuple = ()     # class names that appear only in the target (open-set studies)
-    description:str = ''
+    description:str = ''   # one line for humans (`deepastro pairs` prints it)
     params:dict = field(default_factory=dict)      # the pair's stage parameters (`deepastro run` uses them)
     file:str = ''          # the pair file it was read from
 
@@ -251,6 +263,7 @@ POPULATION_PARAMS = ('z_min', 'z_max', 'mag_limit', 'M_bright', 'M_faint', 'clas
 FLUX_UNITS = ('nanomaggies', 'adu', 'display')
 CATALOG_ROLES = ('size_kpc', 'M_r', 'redshift', 'fwhm', 'alpha', 'mag_r')
 
+# %% ../nbs/00_surveys.ipynb #7d440b6b
 @dataclass(frozen=True)
 class DomainFile:
     "One domain of a pair file: where its images are and what the file itself does not say about them"
@@ -267,6 +280,7 @@ class DomainFile:
     catalog: dict = field(default_factory=dict)  # role (CATALOG_ROLES) -> column of the file's metadata
     gain: float|tuple|None = None  # detected electrons per unit of the pixel values (e-/ADU, e-/nanomaggy): one, or one per band; None: unknown
 
+# %% ../nbs/00_surveys.ipynb #9645406a
 @dataclass(frozen=True)
 class PairFile:
     "A survey pair read from a YAML pair file: two domains of files, the common grid, band and class correspondences"
@@ -279,7 +293,7 @@ class PairFile:
     classes: dict = field(default_factory=dict)  # study class -> list of the files' class names (empty: the files' own)
     unknown: tuple = ()           # classes only the target holds (universal DA)
     params: dict = field(default_factory=dict)   # stage parameters of this pair
-    description: str = ''
+    description: str = ''         # one line for humans
     file: str = ''                # the pair file it was read from
     paired: bool = False          # the same galaxies in both domains (never assumed for files)
     @property
@@ -291,6 +305,21 @@ class PairFile:
 def _need(cond, where, msg):
     if not cond: raise PairFileError(f"{where}: {msg}")
 
+def _gain(g, unit, bands, where):
+    "The gain of a domain (None, a number or a tuple per band), checked"
+    if g is None: return None
+    _need(unit != 'display', where, "an 8-bit display stretch has no gain: its levels are not proportional to electrons")
+    gs = g if isinstance(g, list) else [g]
+    _need(gs and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in gs), where,
+          f"must be a positive number of electrons per unit of the pixel values, or a list of them, got {g!r}")
+    _need(not isinstance(g, list) or not bands or len(g) == len(bands), where, f"lists {len(gs)} gains for {len(bands or [])} bands {bands}")
+    return tuple(float(v) for v in gs) if isinstance(g, list) else float(g)
+
+def _size(v, where):
+    _need(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 1024, where, f"must be an integer number of pixels in 8..1024, got {v!r}")
+    return v
+
+# %% ../nbs/00_surveys.ipynb #670343b5
 def _domain(d, key, base, where) -> DomainFile:
     w = f"{where}: {key}"
     _need(isinstance(d, dict), w, f"must be a mapping with at least 'format' and 'path', got {d!r}")
@@ -323,20 +352,7 @@ def _domain(d, key, base, where) -> DomainFile:
     return DomainFile(**{**d, 'path': str(path), 'bands': tuple(d.get('bands') or ()), 'catalog': dict(cat), 'zero_point': zp, 'gain': gain,
                          'survey': d.get('survey') or Path(d['path']).stem})
 
-def _gain(g, unit, bands, where):
-    "The gain of a domain (None, a number or a tuple per band), checked"
-    if g is None: return None
-    _need(unit != 'display', where, "an 8-bit display stretch has no gain: its levels are not proportional to electrons")
-    gs = g if isinstance(g, list) else [g]
-    _need(gs and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0 for v in gs), where,
-          f"must be a positive number of electrons per unit of the pixel values, or a list of them, got {g!r}")
-    _need(not isinstance(g, list) or not bands or len(g) == len(bands), where, f"lists {len(gs)} gains for {len(bands or [])} bands {bands}")
-    return tuple(float(v) for v in gs) if isinstance(g, list) else float(g)
-
-def _size(v, where):
-    _need(isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= 1024, where, f"must be an integer number of pixels in 8..1024, got {v!r}")
-    return v
-
+# %% ../nbs/00_surveys.ipynb #a264a66b
 def _simulated_pair(d, src, tgt, path) -> SurveyPair:
     "The `SurveyPair` of a pair file whose domains are both simulated"
     s, t = get_survey(src.survey), get_survey(tgt.survey)
@@ -356,6 +372,7 @@ def _simulated_pair(d, src, tgt, path) -> SurveyPair:
     return SurveyPair(d['name'], s.name, t.name, d['size'], tax, paired, dict(pop), tuple(d.get('unknown') or ()),
                       str(d.get('description', '')), dict(d.get('params') or {}), str(path))
 
+# %% ../nbs/00_surveys.ipynb #d2e41ec1
 def read_pair_file(path, # a YAML pair file
                    builtin:bool=False, # one of the package's own pairs (may use a built-in name)
                   ) -> PairFile|SurveyPair:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 import numpy as np, pandas as pd, torch
 from torch import nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 from fastai.data.core import DataLoaders
 from fastai.learner import Learner
 from fastai.losses import CrossEntropyLossFlat
@@ -75,47 +76,79 @@ def use_domain(model:nn.Module, domain='target'):
         for m, o in zip(mods, old): m.domain = o
 
 # %% ../nbs/06_uda.ipynb #f5c92ced
-def uda_model(arch:str, n_bands:int, n_classes:int, size:int, temperature:float=0.05, domain_specific_bn:bool=True) -> nn.Module:
+def uda_model(arch:str, # architecture spec (see `deepastro.models.create_model`)
+              n_bands:int, # image bands (input channels)
+              n_classes:int, # known classes (outputs)
+              size:int, # stamp side (pixels)
+              temperature:float=0.05, # of the `CosineHead`: logits are cosine similarities / temperature; > 0
+              domain_specific_bn:bool=True, # replace every batch-norm layer by a `DomainBN` (source and target statistics apart)
+             ) -> nn.Module:
     "A `create_model` network of spec `arch` with a `CosineHead` and (optionally) `DomainBN` layers"
     m = create_model(arch, n_bands, n_classes, size)
     m.set_head(CosineHead(m.latent_dim, n_classes, temperature))
     return domain_bn(m) if domain_specific_bn else m
 
-# %% ../nbs/06_uda.ipynb #a6e74f2e
-def _names(v) -> list:
-    if v is None: return []
-    if isinstance(v, str): return [s.strip() for s in v.split(',') if s.strip()]
-    return list(v)
-
+# %% ../nbs/06_uda.ipynb #88f50b16
 class BalancedDataLoader(ArrayDataLoader):
     "An `ArrayDataLoader` drawing each epoch's indices class-balanced (with replacement)"
+    def __init__(self, x:torch.Tensor, # images (n, bands, H, W): a tensor or a `FileImages`
+                 y:torch.Tensor, # integer class labels (n,), >= 0: each class present is drawn equally often
+                 bs:int=128, # batch size (images)
+                 shuffle:bool=False, # no effect on the draw (always class-balanced, with replacement); the default of `drop_last`
+                 augment:bool=False, # random dihedral transform of every image
+                 seed:int=0, # fixes the draw and the augmentation
+                 drop_last:bool|None=None, # drop the last partial batch (None: when `shuffle`)
+                 extra:torch.Tensor|None=None, # a per-image tensor handed to the loss after the labels (None: none)
+                 **kw, # more fastai `DataLoader` arguments
+                ):
+        super().__init__(x, y, bs, shuffle, augment, seed, drop_last, extra, **kw)
     def get_idxs(self):
         y = torch.as_tensor(self.y); counts = torch.bincount(y)
         w = 1. / counts[y].float()
         return torch.multinomial(w, self.n, replacement=True, generator=self.gen).tolist()
 
+# %% ../nbs/06_uda.ipynb #6053aca7
+def _names(v) -> list:
+    if v is None: return []
+    if isinstance(v, str): return [s.strip() for s in v.split(',') if s.strip()]
+    return list(v)
+
+def _check_groups(groups:dict, all_names:list, present_s:set, present_t:set) -> dict:
+    "Each group's classes exist, have images in the domain that should hold them and are in one group only: class -> group"
+    for g, names in groups.items():
+        bad = [c for c in names if c not in all_names]
+        if bad: raise DataError(f"{g} names classes {bad} that the data do not have; classes: {all_names}")
+        need = present_s if g == 'source_private' else present_t
+        miss = [c for c in names if c not in need]
+        if miss: raise DataError(f"{g} classes {miss} have no images in the {'source' if g == 'source_private' else 'target'} "
+                                 f"data (present: {sorted(need)}); simulate them (anomaly_fraction > 0) or drop them")
+    seen = {}
+    for g, names in groups.items():
+        for c in names:
+            if c in seen: raise DataError(f"class {c!r} is both {seen[c]} and {g}")
+            seen[c] = g
+    return seen
+
+# %% ../nbs/06_uda.ipynb #9237a8e2
 class UDAData:
     "Source, unlabelled target, labelled target and test sets of a universal-DA experiment"
-    def __init__(self, data:PairData, unknown=(), source_private=(), target_private=(), n_labelled:int=0,
-                 bs:int=128, balanced:bool=True, augment:bool=True, seed:int=0):
+    def __init__(self, data:PairData, # the pair's data, with target images (`known_only_source=False` keeps anomaly classes in the source)
+                 unknown=(), # target classes no one labels: a comma-separated string or a list of names (None or empty: none)
+                 source_private=(), # classes only the source holds, dropped from the target sets: names, as `unknown`
+                 target_private=(), # classes only the target holds, dropped from the source sets: known through the labelled target images, unknown when `n_labelled` is 0
+                 n_labelled:int=0, # labelled target images per known target class (shared and target-private), drawn from the target training split; >= 0
+                 bs:int=128, # source training batch size (images; at most the training set); validation batches hold twice as many
+                 balanced:bool=True, # draw the source training batches class-balanced (`BalancedDataLoader`); False: shuffled
+                 augment:bool=True, # random dihedral transforms of the source training images
+                 seed:int=0, # fixes the labelled-image draw and the loaders' order
+                ):
         if data.x_t is None: raise DataError("UDAData needs a PairData with target images")
         self.data, self.seed = data, seed
         all_names = list(data.prov_s.get('classes', data.classes)) + list(data.prov_s.get('anomaly_classes', []))
         groups = dict(unknown=_names(unknown), source_private=_names(source_private), target_private=_names(target_private))
         present_s = {all_names[i] for i in np.unique(data.y_s.numpy()[np.concatenate(list(data.split.values()))])}
         present_t = {all_names[i] for i in np.unique(data.y_t.numpy())}
-        for g, names in groups.items():
-            bad = [c for c in names if c not in all_names]
-            if bad: raise DataError(f"{g} names classes {bad} that the data do not have; classes: {all_names}")
-            need = present_s if g == 'source_private' else present_t
-            miss = [c for c in names if c not in need]
-            if miss: raise DataError(f"{g} classes {miss} have no images in the {'source' if g == 'source_private' else 'target'} "
-                                     f"data (present: {sorted(need)}); simulate them (anomaly_fraction > 0) or drop them")
-        seen = {}
-        for g, names in groups.items():
-            for c in names:
-                if c in seen: raise DataError(f"class {c!r} is both {seen[c]} and {g}")
-                seen[c] = g
+        seen = _check_groups(groups, all_names, present_s, present_t)
         check_int('n_labelled', n_labelled, 0)
         U, SP, TP = groups['unknown'], groups['source_private'], groups['target_private']
         taxonomy = list(data.classes)
@@ -150,23 +183,37 @@ class UDAData:
         self.dls = DataLoaders(L(xs, ys, bs_train, shuffle=True, augment=augment, seed=seed),
                                ArrayDataLoader(*self.source('valid'), bs * 2, seed=seed))
 
-    def _y(self, y): return torch.as_tensor(self.lut[y.numpy()])
-    def source(self, split): "Images and known-class labels of a source split"; i = self.idx_s[split]; return take_rows(self.data.x_s, i), self._y(self.data.y_s[i])
-    def target(self, split): "Images and labels (known-class index, -1 unknown) of a target split"; i = self.idx_t[split]; return take_rows(self.data.x_t, i), self._y(self.data.y_t[i])
-    def target_names(self, split): "True class names of a target split"; return np.asarray(self.all_names)[self.data.y_t.numpy()[self.idx_t[split]]]
-    def labelled_target(self): "The few labelled target images and their labels"; return self.data.x_t[self.idx_lab], self._y(self.data.y_t[self.idx_lab])
-    def oracle_dls(self, bs:int=128, augment:bool=True):
-        "DataLoaders over the *labelled* target training and validation images of the known classes"
-        def known(split):
-            x, y = self.target(split); k = y >= 0; return take_rows(x, k), y[k]
-        xtr, ytr = known('train')
-        return DataLoaders(BalancedDataLoader(xtr, ytr, min(bs, len(xtr)), shuffle=True, augment=augment, seed=self.seed),
-                           ArrayDataLoader(*known('valid'), bs * 2, seed=self.seed))
-    def __repr__(self):
-        return (f"UDAData(known {len(self.classes)}: shared {len(self.shared)}, source-private {self.source_private}, "
-                f"target-private {self.target_private if self.n_labelled else []}; unknown {self.unknown}; "
-                f"{len(self.idx_s['train'])} source / {len(self.idx_t['train'])} target training images, "
-                f"{len(self.idx_lab)} labelled target)")
+# %% ../nbs/06_uda.ipynb #ceb04152
+@patch
+def _y(self:UDAData, y): return torch.as_tensor(self.lut[y.numpy()])
+
+@patch
+def source(self:UDAData, split): "Images and known-class labels of a source split"; i = self.idx_s[split]; return take_rows(self.data.x_s, i), self._y(self.data.y_s[i])
+
+@patch
+def target(self:UDAData, split): "Images and labels (known-class index, -1 unknown) of a target split"; i = self.idx_t[split]; return take_rows(self.data.x_t, i), self._y(self.data.y_t[i])
+
+@patch
+def target_names(self:UDAData, split): "True class names of a target split"; return np.asarray(self.all_names)[self.data.y_t.numpy()[self.idx_t[split]]]
+
+@patch
+def labelled_target(self:UDAData): "The few labelled target images and their labels"; return self.data.x_t[self.idx_lab], self._y(self.data.y_t[self.idx_lab])
+
+@patch
+def oracle_dls(self:UDAData, bs:int=128, augment:bool=True):
+    "DataLoaders over the *labelled* target training and validation images of the known classes"
+    def known(split):
+        x, y = self.target(split); k = y >= 0; return take_rows(x, k), y[k]
+    xtr, ytr = known('train')
+    return DataLoaders(BalancedDataLoader(xtr, ytr, min(bs, len(xtr)), shuffle=True, augment=augment, seed=self.seed),
+                       ArrayDataLoader(*known('valid'), bs * 2, seed=self.seed))
+
+@patch
+def __repr__(self:UDAData):
+    return (f"UDAData(known {len(self.classes)}: shared {len(self.shared)}, source-private {self.source_private}, "
+            f"target-private {self.target_private if self.n_labelled else []}; unknown {self.unknown}; "
+            f"{len(self.idx_s['train'])} source / {len(self.idx_t['train'])} target training images, "
+            f"{len(self.idx_lab)} labelled target)")
 
 # %% ../nbs/06_uda.ipynb #507cbb73
 class MemoryBank:
@@ -190,8 +237,13 @@ class MemoryBank:
         self.features = self.features.index_copy(0, idx, f)   # a new tensor: the step's graph still holds the old one
 
 # %% ../nbs/06_uda.ipynb #96ff3af2
-def neighbourhood_entropy(f:torch.Tensor, idx:torch.Tensor, bank:torch.Tensor, prototypes:torch.Tensor,
-                          tau:float=0.05, source:torch.Tensor|None=None) -> torch.Tensor:
+def neighbourhood_entropy(f:torch.Tensor, # target batch features (B, d), any length (normalised here)
+                          idx:torch.Tensor, # the batch images' memory-bank slots (B,): these slots use the live batch features, each image's own masked
+                          bank:torch.Tensor, # memory-bank features (N, d), unit length (`MemoryBank.features`)
+                          prototypes:torch.Tensor, # class prototypes (K, d), unit length (`CosineHead.prototypes`)
+                          tau:float=0.05, # temperature of the softmax over cosine similarities; > 0
+                          source:torch.Tensor|None=None, # source batch features (S, d), more neighbours (None: none)
+                         ) -> torch.Tensor:
     "Mean entropy of softmax(cos(f_i, [prototypes, bank with batch slots live and self masked, source]) / tau)"
     f = F.normalize(f.float(), dim=1)
     sim_bank = f @ bank.to(f.device).T                               # (B, N) against the stored features
@@ -250,6 +302,7 @@ class UDAFeed(TargetFeed):
                 i = torch.randperm(len(self.lab_x), generator=self.lgen)[:self.labelled_bs]
                 self.lab_logits, self.lab_yb = m(self.lab_x[i].to(self.xt.device)), self.lab_y[i].to(self.xt.device)
 
+# %% ../nbs/06_uda.ipynb #b4729bcf
 class LabelledTargetLoss(LossTerm):
     "Cross-entropy of the few labelled target images"
     term_name = 'target_ce'
@@ -258,10 +311,16 @@ class LabelledTargetLoss(LossTerm):
         if f.lab_x is None: return self.pred.new_zeros(())
         return F.cross_entropy(f.lab_logits.float(), f.lab_yb)
 
+# %% ../nbs/06_uda.ipynb #a8364e05
 class NeighbourhoodLoss(LossTerm):
     "Neighbourhood clustering against a memory bank of the target training set (and the source batch)"
     term_name = 'nc'
-    def __init__(self, weight:float=0.05, tau:float=0.05, use_source:bool=True, momentum:float=0., bank_size:int|None=None):
+    def __init__(self, weight:float=0.05, # weight of the term in the loss; >= 0
+                 tau:float=0.05, # temperature of the neighbourhood similarities (see `neighbourhood_entropy`); > 0
+                 use_source:bool=True, # the source batch's latents are neighbours too
+                 momentum:float=0., # memory-bank momentum in [0, 1): 0 overwrites a slot with the new feature
+                 bank_size:int|None=None, # the number of target training images expected, checked at the start of training (None: not checked)
+                ):
         super().__init__(weight); self.tau, self.use_source, self.momentum, self.bank_size = tau, use_source, momentum, bank_size
     def before_fit(self):
         super().before_fit()
@@ -279,12 +338,14 @@ class NeighbourhoodLoss(LossTerm):
         self.bank.update(f.t_idx, f.tgt_latent)
         return t
 
+# %% ../nbs/06_uda.ipynb #561485e4
 class PairwiseLoss(LossTerm):
     "Adaptive clustering: target pairs whose top-k predictions agree are pulled together"
     term_name = 'pairs'
     def __init__(self, weight:float=0.05, k:int=3): super().__init__(weight); self.k = k
     def term(self): return pairwise_agreement(self.feed.tgt_logits, self.k)
 
+# %% ../nbs/06_uda.ipynb #053a4e0a
 def otsu_threshold(h:np.ndarray, bins:int=64) -> float:
     "The threshold that splits values `h` into two groups with the least within-group variance"
     h = np.asarray(h, float); hist, edges = np.histogram(h, bins); c = (edges[:-1] + edges[1:]) / 2
@@ -293,10 +354,16 @@ def otsu_threshold(h:np.ndarray, bins:int=64) -> float:
         between = (mt * w0 / w0[-1] - m0)**2 / (w0 * w1)
     return float(edges[1:][np.nanargmax(np.where(w1 > 0, between, np.nan))])
 
+# %% ../nbs/06_uda.ipynb #1f5113d3
 class EntropySeparationLoss(LossTerm):
     "Entropy separation around rho (default ln(K)/2) with a margin; `adapt` moves rho to the target's Otsu threshold"
     term_name = 'es'
-    def __init__(self, weight:float=0.05, rho:float|None=None, margin:float=0.5, adapt:bool=False, momentum:float=0.5):
+    def __init__(self, weight:float=0.05, # weight of the term in the loss; >= 0
+                 rho:float|None=None, # entropy threshold (nats), in (0, ln K) (None: ln(K)/2)
+                 margin:float=0.5, # images whose entropy is within this of rho contribute zero (nats); >= 0; scales with rho when it adapts
+                 adapt:bool=False, # after each epoch move rho towards the Otsu threshold of the epoch's target entropies (clipped to 0.05 to 0.95 ln K)
+                 momentum:float=0.5, # share of the old rho kept at each move, in [0, 1]
+                ):
         super().__init__(weight); self.rho0, self.margin0, self.adapt, self.mom = rho, margin, adapt, momentum
         if margin < 0: raise ValueError(f"entropy-separation margin must be >= 0, got {margin}")
     def before_fit(self):
@@ -316,14 +383,25 @@ class EntropySeparationLoss(LossTerm):
         self.history.append(dict(epoch=self.epoch, rho=self.rho, margin=self.margin))
 
 # %% ../nbs/06_uda.ipynb #e5fdf9d5
-def uda_callbacks(target_x, labelled=None, eta:float=0.05, tau:float=0.05, rho:float|None=None, margin:float=0.5,
-                  adapt_rho:bool=False, pair_k:int=3, use_source:bool=True, bank_size:int|None=None, seed:int=0) -> list:
+def uda_callbacks(target_x, # unlabelled target training images: a tensor, or a `FileImages`
+                  labelled=None, # (images, known-class labels) of the labelled target images (None or empty: no `LabelledTargetLoss`)
+                  eta:float=0.05, # weight of the neighbourhood, pairwise and entropy-separation terms; >= 0
+                  tau:float=0.05, # temperature of the neighbourhood similarities; > 0
+                  rho:float|None=None, # entropy-separation threshold (nats), in (0, ln K) (None: ln(K)/2)
+                  margin:float=0.5, # entropy-separation margin (nats); >= 0
+                  adapt_rho:bool=False, # move rho each epoch towards the Otsu threshold of the target entropies
+                  pair_k:int=3, # top-k classes compared by the pairwise term (clipped to 1..K-1)
+                  use_source:bool=True, # the source batch's latents are neighbours in the neighbourhood term
+                  bank_size:int|None=None, # the number of target training images expected (None: not checked)
+                  seed:int=0, # fixes the target draws (the labelled ones use seed + 1)
+                 ) -> list:
     "The feed and loss-term callbacks of universal DA"
     cbs = [UDAFeed(target_x, labelled, seed=seed), NeighbourhoodLoss(eta, tau, use_source, bank_size=bank_size),
            PairwiseLoss(eta, pair_k), EntropySeparationLoss(eta, rho, margin, adapt_rho)]
     if labelled is not None and len(labelled[0]): cbs.insert(1, LabelledTargetLoss(1.))
     return cbs
 
+# %% ../nbs/06_uda.ipynb #5a3005ff
 UDA_MODES = ('uda', 'source', 'oracle')
 
 def train_uda(ud:UDAData, # the experiment's data
@@ -359,13 +437,19 @@ def train_uda(ud:UDAData, # the experiment's data
 
 # %% ../nbs/06_uda.ipynb #d5279a73
 @torch.no_grad()
-def open_set_predict(model:nn.Module, x:torch.Tensor, rho:float, domain='target', bs:int=512) -> dict:
+def open_set_predict(model:nn.Module, # a universal-DA model (`uda_model`)
+                     x:torch.Tensor, # images (n, bands, H, W), scaled as in training
+                     rho:float, # entropy threshold (nats): an image with a higher entropy is flagged unknown
+                     domain='target', # the `DomainBN` statistics to use: 'source', 'target' or an index
+                     bs:int=512, # images per forward pass
+                    ) -> dict:
     "Arg-max class, entropy, unknown flag (entropy > rho) and latents of images `x` seen as `domain`"
     from deepastro.models import predict
     with use_domain(model, domain): logits, z = predict(model, x, bs)
     h = entropy(logits)
     return dict(pred=logits.argmax(1), entropy=h, flag=h > rho, latent=z, logits=logits)
 
+# %% ../nbs/06_uda.ipynb #032aa969
 UNKNOWN_SCORES = ('auto', 'entropy', 'labelled')
 
 def nearest_labelled_score(z:torch.Tensor, z_lab:torch.Tensor, k:int=3) -> torch.Tensor:
@@ -376,12 +460,18 @@ def nearest_labelled_score(z:torch.Tensor, z_lab:torch.Tensor, k:int=3) -> torch
     sim = F.normalize(z.float(), dim=1) @ F.normalize(z_lab.float(), dim=1).T
     return 1 - sim.topk(min(k, len(z_lab)), 1).values.mean(1)
 
+# %% ../nbs/06_uda.ipynb #ae0d1d36
 def _score_kind(ud:UDAData, score:str) -> str:
     if score not in UNKNOWN_SCORES: raise ValueError(f"unknown score {score!r}; use one of {UNKNOWN_SCORES}")
     if score == 'labelled' and not ud.n_labelled: raise ValueError("score='labelled' needs labelled target images (n_labelled > 0)")
     return 'labelled' if score == 'labelled' or (score == 'auto' and ud.n_labelled) else 'entropy'
 
-def unknown_score(model:nn.Module, ud:UDAData, p:dict, rho:float, score:str='auto') -> tuple:
+def unknown_score(model:nn.Module, # a universal-DA model (`uda_model`)
+                  ud:UDAData, # the data it was trained on: its labelled and unlabelled target training images
+                  p:dict, # `open_set_predict` output for the target images to score
+                  rho:float, # entropy threshold (nats): the threshold of the entropy score
+                  score:str='auto', # 'entropy'; 'labelled' (`nearest_labelled_score`, threshold: Otsu's of the target training images' scores; needs n_labelled > 0); 'auto': 'labelled' when `ud` has labelled images, else 'entropy'
+                 ) -> tuple:
     "Unknown score of the target predictions `p` (from `open_set_predict`), its threshold and the score's name"
     kind = _score_kind(ud, score)
     if kind == 'entropy': return p['entropy'].numpy(), float(rho), kind
@@ -389,8 +479,15 @@ def unknown_score(model:nn.Module, ud:UDAData, p:dict, rho:float, score:str='aut
     train = nearest_labelled_score(open_set_predict(model, ud.target('train')[0], rho)['latent'], z_lab).numpy()
     return nearest_labelled_score(p['latent'], z_lab).numpy(), otsu_threshold(train), kind
 
-def evaluate_uda(model:nn.Module, ud:UDAData, rho:float, split:str='test', n_clusters:int|None=None, seed:int=0,
-                 score:str='auto') -> dict:
+# %% ../nbs/06_uda.ipynb #c08ff515
+def evaluate_uda(model:nn.Module, # a universal-DA model (`uda_model`)
+                 ud:UDAData, # the data it was trained on
+                 rho:float, # entropy threshold (nats): flags on the source, and on the target with the entropy score
+                 split:str='test', # 'train', 'valid' or 'test'
+                 n_clusters:int|None=None, # clusters of the flagged target images (None: the unknown classes in the split, plus one)
+                 seed:int=0, # of the clustering
+                 score:str='auto', # the target's unknown score: 'auto', 'entropy' or 'labelled' (see `unknown_score`)
+                ) -> dict:
     "Open-set metrics on the source and target `split`, and the clusters of the flagged target images"
     _score_kind(ud, score)
     out = {}
@@ -425,6 +522,7 @@ def uda_runs(n_labelled='0,1,10', # labelled target images per class: one UDA mo
     return ([('source only', 'source', 0)] + [(f'UDA, {n} labelled/class', 'uda', n) for n in n_lab]
             + ([('oracle', 'oracle', 0)] if oracle else []))
 
+# %% ../nbs/06_uda.ipynb #f1d96fc0
 def train_test_uda(data:PairData, # the pair's data, anomalies included
                    setup:dict, # `UDAData` class groups: unknown, source_private, target_private
                    name:str, # the model's name (results, progress line)
@@ -445,6 +543,7 @@ def train_test_uda(data:PairData, # the pair's data, anomalies included
              history=pd.DataFrame(learn.recorder.values, columns=learn.recorder.metric_names[1:-1]).to_dict('list'))
     return r, (learn.model, learn.rho, ud)
 
+# %% ../nbs/06_uda.ipynb #7eec4077
 def save_uda_model(path, # the .pth file
                    model:nn.Module, # a trained universal-DA model
                    rho:float, # its entropy threshold
@@ -507,23 +606,26 @@ class UDAResult(Record):
     def source_change(self) -> float:
         "Source accuracy the headline UDA model gives up (negative) or gains against the source-only model"
         return self.source_change_of(self.best_uda) if self.best_uda else float('nan')
-    def frame(self) -> pd.DataFrame:
-        "Known-class accuracy on each survey, open-set scores on the target, gap recovered and source change per model"
-        rows = []
-        for name, r in self.models.items():
-            t = r['target']
-            rows.append({'model': name, 'source accuracy': r['source']['accuracy'] if r['mode'] != 'oracle' else np.nan,
-                         'target accuracy': t['accuracy'], 'known accuracy': t['known_accuracy'], 'unknown recall': t['unknown_recall'],
-                         'unknown precision': t['unknown_precision'], 'H-score': t['h_score'], 'unknown score': t['score'], 'AUROC': t['auroc'],
-                         **{f'AUROC {k}': v for k, v in t['auroc_scores'].items() if k != t['score']},
-                         'cluster purity': r['clusters']['purity'], 'cluster NMI': r['clusters']['nmi']})
-        table = pd.DataFrame(rows).set_index('model')
-        if self._acc('oracle') - self._acc('source only') > 0: table['gap recovered'] = [self.gap_recovered(n) for n in table.index]
-        table['source change'] = [self.source_change_of(n) for n in table.index]
-        return table
     def headline(self):
         return dict(uda_target_acc=self.target_acc, uda_source_acc=self._acc(self.best_uda, 'source'), uda_auroc=self.auroc,
                     uda_source_change=self.source_change, source_only_target_acc=self._acc('source only'))
+
+# %% ../nbs/06_uda.ipynb #d9ac3bf3
+@patch
+def frame(self:UDAResult) -> pd.DataFrame:
+    "Known-class accuracy on each survey, open-set scores on the target, gap recovered and source change per model"
+    rows = []
+    for name, r in self.models.items():
+        t = r['target']
+        rows.append({'model': name, 'source accuracy': r['source']['accuracy'] if r['mode'] != 'oracle' else np.nan,
+                     'target accuracy': t['accuracy'], 'known accuracy': t['known_accuracy'], 'unknown recall': t['unknown_recall'],
+                     'unknown precision': t['unknown_precision'], 'H-score': t['h_score'], 'unknown score': t['score'], 'AUROC': t['auroc'],
+                     **{f'AUROC {k}': v for k, v in t['auroc_scores'].items() if k != t['score']},
+                     'cluster purity': r['clusters']['purity'], 'cluster NMI': r['clusters']['nmi']})
+    table = pd.DataFrame(rows).set_index('model')
+    if self._acc('oracle') - self._acc('source only') > 0: table['gap recovered'] = [self.gap_recovered(n) for n in table.index]
+    table['source change'] = [self.source_change_of(n) for n in table.index]
+    return table
 
 # %% ../nbs/06_uda.ipynb #4fe88435
 def run_uda(run_dir=None, # the run folder (None: a scratch folder)

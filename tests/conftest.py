@@ -31,8 +31,44 @@ def chromium():
     return chromium_path()
 
 
+# ------------------------------------------------------------ browser helpers (test_report, test_docs)
+import base64, io, json, re, subprocess
+
+_CHECK_JS = '''<script>
+window.addEventListener('load', () => {
+  const r = [...document.images].map(i => { const b = i.getBoundingClientRect();
+    return {alt: i.alt, ok: i.complete && i.naturalWidth > 0, shown: b.width > 0 && b.height > 0}; });
+  const pre = document.createElement('pre'); pre.id = 'img-check'; pre.textContent = JSON.stringify(r);
+  document.body.appendChild(pre);
+});
+</script>'''
+
+def browser_images(page:Path, chromium:str, timeout:int=60, offline:bool=True) -> list:
+    "Open `page` in headless Chromium (`offline`: every network request refused); per <img>: {alt, ok (decoded), shown}"
+    probe = page.with_name(page.stem + '.check.html')   # same folder, so relative URLs resolve alike
+    probe.write_text(page.read_text(encoding='utf-8').replace('</body>', _CHECK_JS + '</body>'), encoding='utf-8')
+    try:
+        res = subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
+                              '--window-size=1280,1024', *(['--proxy-server=http://127.0.0.1:9', '--proxy-bypass-list=<-loopback>'] if offline else []),
+                              '--dump-dom', probe.resolve().as_uri()],
+                             capture_output=True, text=True, timeout=timeout)
+    finally: probe.unlink()
+    m = re.search(r'<pre id="img-check">(.*?)</pre>', res.stdout, re.S)
+    assert m, f'page did not load or the check did not run:\n{res.stderr[-2000:]}'
+    return json.loads(m.group(1).replace('&quot;', '"').replace('&amp;', '&').replace('&lt;', '<').replace('&gt;', '>'))
+
+def data_uri_images_ok(page:str) -> list:
+    "Decode every data: URI image of HTML `page` fully with PIL (catches truncated files a browser shows in part)"
+    res = []
+    for uri in re.findall(r'<img[^>]*src="data:image/[a-z]+;base64,([^"]+)"', page):
+        from PIL import Image
+        try: Image.open(io.BytesIO(base64.b64decode(uri))).load(); res.append(True)
+        except Exception: res.append(False)
+    return res
+
+
 # ------------------------------------------------------------ the `deepastro` command, shared by test modules
-import subprocess, sys
+
 
 def _cli(*args, cwd):
     code = 'import sys; from deepastro.pipeline import main; sys.exit(main(sys.argv[1:]))'

@@ -120,3 +120,56 @@ def test_the_readme_installs_use_the_constraints():
     readme = (ROOT / 'README.md').read_text()
     installs = [l for l in readme.splitlines() if l.startswith('pip install')]
     assert len(installs) == 2 and all('-c constraints.txt' in l for l in installs), installs
+
+def _public_callables():
+    "(module, name, object) of every function and class in a deepastro module's __all__, defined there"
+    import importlib, inspect, pkgutil, deepastro
+    for m in pkgutil.iter_modules(deepastro.__path__):
+        if m.name.startswith('_'): continue
+        mod = importlib.import_module(f'deepastro.{m.name}')
+        for name in getattr(mod, '__all__', []):
+            o = getattr(mod, name, None)
+            if (inspect.isfunction(o) or inspect.isclass(o)) and o.__module__ == mod.__name__: yield m.name, name, o
+
+def test_parameters_are_documented_inline():
+    "Every public function or class with more than four parameters says, beside each, what it is (docments)"
+    import inspect
+    from fastcore.docments import docments
+    missing, n = [], 0
+    for mod, name, o in _public_callables():
+        try: sig = inspect.signature(o.__init__ if inspect.isclass(o) else o)
+        except (TypeError, ValueError): continue
+        ps = [p for p in sig.parameters if p not in ('self', 'cls')]
+        if len(ps) <= 4: continue
+        n += 1
+        docs = docments(o, full=False, args_kwargs=True)
+        bad = [p for p in ps if not docs.get(p)]
+        if bad: missing.append(f'{mod}.{name}: {bad}')
+    assert n >= 90, n
+    assert not missing, 'parameters without a comment:\n' + '\n'.join(missing)
+
+def test_export_cells_are_short():
+    """Export cells read as documentation: none over 60 lines, the median under 25; one whose code (its docments
+    parameter lines not counted) runs past 40 lines follows prose saying why it is kept whole"""
+    import ast, json, statistics
+    def code_lines(s):
+        lines, sig = s.splitlines(), set()
+        for n in ast.walk(ast.parse(s)):
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.body:
+                start = n.lineno + len(n.decorator_list)
+                sig |= set(range(start + 1, n.body[0].lineno))            # one parameter per line, each with its comment
+        return len(lines) - len(sig)
+    lengths, unexplained = [], []
+    for f in sorted(NBS.glob('*.ipynb')):
+        cells = json.loads(f.read_text())['cells']
+        for i, c in enumerate(cells):
+            s = ''.join(c['source'])
+            if c['cell_type'] != 'code' or not s.startswith('#| export'): continue
+            lengths.append((len(s.splitlines()), f.name, s.splitlines()[1][:60]))
+            if code_lines(s) > 40:
+                prose = [''.join(cells[i - 1]['source'])] if cells[i - 1]['cell_type'] == 'markdown' else []
+                if not any('kept whole' in p for p in prose): unexplained.append((f.name, i, s.splitlines()[1][:60]))
+    long = [l for l in lengths if l[0] > 60]
+    assert not long, f'export cells over 60 lines: {sorted(long, reverse=True)}'
+    assert statistics.median(l[0] for l in lengths) <= 25
+    assert not unexplained, f'export cells of over 40 lines of code without prose saying why they are kept whole: {unexplained}'

@@ -1,46 +1,14 @@
 """The report page: two runs (one real results.json, one partial), numbers, links, and a headless-Chromium render."""
-import base64, copy, io, json, re, shutil, subprocess, time
+import base64, copy, io, json, re, shutil, time
 from pathlib import Path
 
 import nbformat, pytest
 from PIL import Image
 from deepastro.report import write_report, report_rows
 from deepastro.pipeline import load_runs, STAGES
+from conftest import browser_images, data_uri_images_ok
 
 HERE = Path(__file__).parent
-
-# ---------------------------------------------------------------- browser helpers (reusable)
-
-_CHECK_JS = '''<script>
-window.addEventListener('load', () => {
-  const r = [...document.images].map(i => { const b = i.getBoundingClientRect();
-    return {alt: i.alt, ok: i.complete && i.naturalWidth > 0, shown: b.width > 0 && b.height > 0}; });
-  const pre = document.createElement('pre'); pre.id = 'img-check'; pre.textContent = JSON.stringify(r);
-  document.body.appendChild(pre);
-});
-</script>'''
-
-def browser_images(page:Path, chromium:str, timeout:int=60) -> list:
-    "Open `page` in headless Chromium; for each <img>: {alt, ok (decoded, naturalWidth>0), shown (laid out)}"
-    probe = page.with_name(page.stem + '.check.html')   # same folder, so relative URLs resolve alike
-    probe.write_text(page.read_text(encoding='utf-8').replace('</body>', _CHECK_JS + '</body>'), encoding='utf-8')
-    try:
-        res = subprocess.run([chromium, '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage',
-                              '--window-size=1280,1024', '--dump-dom', probe.resolve().as_uri()],
-                             capture_output=True, text=True, timeout=timeout)
-    finally: probe.unlink()
-    m = re.search(r'<pre id="img-check">(.*?)</pre>', res.stdout, re.S)
-    assert m, f'page did not load or the check did not run:\n{res.stderr[-2000:]}'
-    return json.loads(m.group(1).replace('&quot;', '"').replace('&amp;', '&').replace('&lt;', '<').replace('&gt;', '>'))
-
-def data_uri_images_ok(page:str) -> list:
-    "Decode every data: URI image of HTML `page` fully with PIL (catches truncated files a browser shows in part)"
-    res = []
-    for uri in re.findall(r'<img[^>]*src="data:image/[a-z]+;base64,([^"]+)"', page):
-        try: Image.open(io.BytesIO(base64.b64decode(uri))).load(); res.append(True)
-        except Exception: res.append(False)
-    return res
-
 
 # ---------------------------------------------------------------- synthetic runs
 

@@ -1086,12 +1086,12 @@ def test_one_pixel_attack_result_consistent(B, C, H, W, K, k, popsize, max_gen, 
 @SW
 @given(case=st.sampled_from([('labels', dict(labels=[0, 3])), ('labels', dict(labels=[0, -1])), ('labels', dict(labels=[0])),
                              (r'\bk\b', dict(k=0)), (r'\bk\b', dict(k=1.0)), ('popsize', dict(popsize=3)), ('popsize', dict(popsize=8.0)),
-                             (r'\bF\b', dict(F=0.)), (r'\bF\b', dict(F=NAN)), ('max_gen', dict(max_gen=-1)),
+                             ('mutation', dict(mutation=0.)), ('mutation', dict(mutation=NAN)), ('max_gen', dict(max_gen=-1)),
                              ('max_queries', dict(max_queries=3)), ('success', dict(success='x')), ('engine', dict(engine='fast')),
                              ('target', dict(targets=[0, 1])), ('targets', dict(targets=[5, 0])), ('bounds', dict(bounds=(1., 0.))),
                              ('no images', dict(images=torch.zeros(0, 3, 4, 4), labels=[]))]))
 def test_one_pixel_attack_bad_arguments_named(case):
-    "Labels, targets, k, popsize, F, max_gen, max_queries, success, engine, bounds out of their range: ValueError naming them"
+    "Labels, targets, k, popsize, mutation, max_gen, max_queries, success, engine, bounds out of their range: ValueError naming them"
     arg, kw = case
     kw = {'images': torch.rand(2, 3, 4, 4), 'labels': [0, 1], 'popsize': 8, 'max_gen': 1, **kw}
     with names(arg): one_pixel_attack(_model(3, 4, 4, 3, 0), **kw)
@@ -1106,8 +1106,8 @@ def test_one_pixel_attack_fractional_labels_named(kw, arg):
 @pytest.mark.parametrize('kw, arg', [(dict(bounds=(NAN, 1.)), 'bounds'), (dict(bounds=(0., INF)), 'bounds'),
                                      (dict(bounds=([0., 0.], [1., 1.])), 'bounds'), (dict(bounds=(0., 1., 2.)), 'bounds'),
                                      (dict(chunk=0), 'chunk'), (dict(chunk=-1), 'chunk'), (dict(max_gen=1.5), 'max_gen'),
-                                     (dict(F='a'), r'\bF\b')],
-                         ids=['bounds-nan', 'bounds-inf', 'bounds-bands', 'bounds-three', 'chunk0', 'chunk-1', 'max_gen-float', 'F-str'])
+                                     (dict(mutation='a'), 'mutation')],
+                         ids=['bounds-nan', 'bounds-inf', 'bounds-bands', 'bounds-three', 'chunk0', 'chunk-1', 'max_gen-float', 'mutation-str'])
 def test_one_pixel_attack_bounds_chunk_named(kw, arg):
     "Bounds that are not finite (lo, hi) of one or C values, chunk < 1, a non-integer max_gen: ValueError/TypeError naming them"
     kw = {'popsize': 8, 'max_gen': 1, **kw}
