@@ -150,7 +150,7 @@ def attack_summary(model:nn.Module, # the classifier
                    generations:int=80, # differential-evolution generations of each attack (`max_gen` of `one_pixel_attack`)
                    seed:int=0, # of both attacks
                    what:str='attack', # what the progress lines call the attacks ('untargeted' or 'targeted' is appended)
-                   **kw, # further arguments of `deepastro.perturb.one_pixel_attack` (k, popsize, F, max_queries, ...)
+                   **kw, # further arguments of `deepastro.perturb.one_pixel_attack` (k, popsize, mutation, max_queries, ...)
                   ) -> dict: # 'untargeted', 'targeted' -> result (the `AttackResult`), success, se, per_class, mean_queries, n
     "Untargeted and targeted one-pixel attacks on (x, y): success per class, queries and the attack results; `kw` goes to `one_pixel_attack`"
     K = len(classes)

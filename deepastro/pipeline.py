@@ -754,13 +754,17 @@ def _report_command(a) -> int:
 # %% ../nbs/09_pipeline.ipynb #3e8fd266
 def _docs_command(a) -> int:
     "`deepastro docs`: store stale notebooks' outputs if asked, then render the pages"
-    from deepastro.report import build_docs, stale_notebooks, store_outputs
+    import subprocess
+    from deepastro.report import build_docs, stale_notebooks
     if a.store_outputs is not None:
         todo = [nbs_dir()/Path(n).name for n in a.store_outputs] or stale_notebooks(nbs_dir())
         for f in todo:
             if not f.is_file(): return _err(f"no notebook {f.name!r} in {nbs_dir()}")
-        for f in todo:
-            t0 = time.time(); store_outputs(f)
+        for f in todo:   # each in a fresh process, as nbdev_test runs each notebook: no state carried between them
+            t0 = time.time()
+            r = subprocess.run([sys.executable, '-c', 'import sys; from deepastro.report import store_outputs; '
+                                'store_outputs(sys.argv[1])', str(f)], capture_output=True, text=True)
+            if r.returncode: return _err(f"{f.name} failed, its stored outputs are unchanged:\n{r.stderr[-3000:]}")
             print(f'stored the outputs of {f.name} ({time.time() - t0:.0f} s)', flush=True)
         if not todo: print("every notebook's stored outputs are current")
     pages = build_docs(nbs_dir(), a.out, execute=a.execute)

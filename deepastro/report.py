@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_report.ipynb #07d8d0f4
 from __future__ import annotations
-import base64, functools, html, io, json, math, os, re, shutil, tempfile, warnings
+import base64, functools, html, io, json, math, os, re, tempfile, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import nbformat, yaml
@@ -183,7 +183,7 @@ def _number_rows(runs:dict, cols:list, runs_dir:Path, out_dir:Path, notebooks:di
 
 
 # %% ../nbs/10_report.ipynb #b1e7d4ad
-def _figure_rows(fcols:list, runs_dir:Path, out_dir:Path, nb_page) -> list:
+def _figure_rows(fcols:list, runs_dir:Path, nb_page) -> list:
     "The figures' rows (HTML): one per figure file name, one cell per run, each captioned with the notebook that drew it"
     figs = {l: {f.name: f for f in sorted((runs_dir/l/'figures').glob('*.png'))} for _, l in fcols}
     rows = []
@@ -216,7 +216,7 @@ def _skipped_stages(runs:dict, runs_dir:Path) -> str:
 def write_report(runs:dict, # 'pair/seed-N' -> {stage: record}, as `load_runs` returns them
                  out_path:Path, # the HTML page to write (its folder gets the rendered stage notebooks)
                  runs_dir:Path, # the folder holding the runs' `pair/seed-N` folders (figures, notebooks)
-                 notebooks:dict|None=None, # stage -> its notebook's file name (None: no notebook links)
+                 notebooks:dict|None=None, # stage -> its notebook's file name (None: `<stage>.ipynb`)
                  render_nbs:bool=True, # render each run's executed stage notebooks to HTML and link the numbers to them
                  title:str='deepastro: survey pairs side by side', # the page's title
                 ) -> Path:
@@ -237,7 +237,7 @@ def write_report(runs:dict, # 'pair/seed-N' -> {stage: record}, as `load_runs` r
     head = ''.join(f'<th class="{"mean" if m else ""}">{html.escape(h)}</th>' for h, _, m in cols)
     rows = _number_rows(runs, cols, runs_dir, out_dir, notebooks, href)
     fcols = [(h, ls[0]) for h, ls, m in cols if not m]
-    frows = _figure_rows(fcols, runs_dir, out_dir, nb_page)
+    frows = _figure_rows(fcols, runs_dir, nb_page)
     fhead = ''.join(f'<th>{html.escape(h)}</th>' for h, _ in fcols)
     notes_html = _skipped_stages(runs, runs_dir)
     out_path.write_text(f'''<!DOCTYPE html>
@@ -301,6 +301,8 @@ def _deepastro_imports(tree) -> set:
     mods = set()
     for n in ast.walk(tree):
         if isinstance(n, ast.Import): mods |= {a.name.split('.')[1] for a in n.names if a.name.startswith('deepastro.')}
+        elif isinstance(n, ast.ImportFrom) and n.level:                   # inside the package: `from .x import y`
+            mods |= {n.module.split('.')[0]} if n.module else {a.name for a in n.names}
         elif isinstance(n, ast.ImportFrom) and n.module and (n.module == 'deepastro' or n.module.startswith('deepastro.')):
             mods |= {n.module.split('.')[1]} if '.' in n.module else {a.name for a in n.names}
         elif isinstance(n, ast.Constant) and isinstance(n.value, str) and 'deepastro.' in n.value:   # code run in a subprocess
@@ -333,10 +335,12 @@ def outputs_fingerprint(nb_path:Path, lib_dir:Path|None=None) -> str:
         if m in seen or not f.is_file(): continue
         seen.add(m)
         todo |= _deepastro_imports(ast.parse(f.read_text(encoding='utf-8'))) - seen
-    for m in sorted(seen): h.update(m.encode() + b'\0' + (lib_dir/f'{m}.py').read_bytes())
+    unix = lambda b: b.replace(b'\r\n', b'\n')                       # a checkout's line endings are not code
+    for m in sorted(seen): h.update(m.encode() + b'\0' + unix((lib_dir/f'{m}.py').read_bytes()))
     text = '\n'.join(code)
+    every = 'measured_' in text                                       # `measured_records` etc. read the whole folder
     for f in sorted((nb_path.parent/'measured').rglob('*')) if (nb_path.parent/'measured').is_dir() else []:
-        if f.is_file() and f.name in text: h.update(f.name.encode() + b'\0' + f.read_bytes())
+        if f.is_file() and (every or f.name in text): h.update(f.name.encode() + b'\0' + unix(f.read_bytes()))
     return h.hexdigest()
 
 def stored_fingerprint(nb_path:Path) -> str|None:
@@ -492,7 +496,9 @@ def _smaller_image(data:dict) -> dict:
     raw = base64.b64decode(''.join(png) if isinstance(png, list) else png)
     if len(raw) <= BIG_PNG_BYTES: return data
     buf = io.BytesIO()
-    Image.open(io.BytesIO(raw)).convert('RGB').save(buf, format='JPEG', quality=90)
+    im = Image.open(io.BytesIO(raw)).convert('RGBA')
+    flat = Image.new('RGB', im.size, 'white'); flat.paste(im, mask=im.split()[-1])   # transparent -> white, as shown
+    flat.save(buf, format='JPEG', quality=90)
     if buf.tell() * 2 > len(raw): return data
     data = {k: v for k, v in data.items() if k != 'image/png'}
     data['image/jpeg'] = base64.b64encode(buf.getvalue()).decode()
@@ -506,7 +512,7 @@ def _tidy_outputs(outputs:list) -> list:
         if o.get('output_type') == 'stream':
             if o.get('name') == 'stderr': continue
             text = ''.join(o['text']) if isinstance(o['text'], list) else o['text']
-            o['text'] = '\n'.join(l.rsplit('\r', 1)[-1] for l in text.split('\n'))
+            o['text'] = '\n'.join(l.rstrip('\r').rsplit('\r', 1)[-1] for l in text.split('\n'))
         if o.get('output_type') == 'display_data' and '<progress' in str(o.get('data', {}).get('text/html', '')): continue
         res.append(o)
     return res
@@ -543,7 +549,7 @@ def store_outputs(nb_path:Path, skip_flags=('slow',), timeout:int|None=None) -> 
 MATH_PT = 11.0        # size of typeset formulas, in points (the pages' body text is about 11 pt)
 _MATH_ALIASES = ((r'\ge', r'\geq'), (r'\le', r'\leq'))   # TeX short forms mathtext lacks
 _re_math = re.compile(r'\$\$(.+?)\$\$|(?<![\\$])\$(?=\S)((?:[^$\n]|\n(?!\n))+?)(?<=\S)\$(?![\w$])', re.S)
-_re_code_span = re.compile(r'```.*?```|`[^`\n]*`', re.S)
+_re_code_span = re.compile(r'```.*?```|~~~.*?~~~|``.+?``|`[^`\n]*`', re.S)
 
 @functools.lru_cache(maxsize=None)
 def tex_image(tex:str, display:bool=False) -> str:

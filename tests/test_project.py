@@ -151,13 +151,12 @@ def test_parameters_are_documented_inline():
 def test_export_cells_are_short():
     """Export cells read as documentation: none over 60 lines, the median under 25; one whose code (its docments
     parameter lines not counted) runs past 40 lines follows prose saying why it is kept whole"""
-    import ast, json, statistics
+    import ast, statistics
     def code_lines(s):
         lines, sig = s.splitlines(), set()
         for n in ast.walk(ast.parse(s)):
             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.body:
-                start = n.lineno + len(n.decorator_list)
-                sig |= set(range(start + 1, n.body[0].lineno))            # one parameter per line, each with its comment
+                sig |= set(range(n.lineno + 1, n.body[0].lineno))   # one parameter per line, each with its comment
         return len(lines) - len(sig)
     lengths, unexplained = [], []
     for f in sorted(NBS.glob('*.ipynb')):
