@@ -23,11 +23,12 @@ from .core import Record, transient, save_record, scratch_dir, progress, progres
 from .models import arch_slug, create_model, predict, fit_one_cycle, training_learner
 
 # %% auto #0
-__all__ = ['DEBIAS_CLASSES', 'INTRINSIC', 'OBSERVABLES', 'COLLAPSE_SHARE', 'debias_population', 'debias_catalogue', 'LabelBias',
-           'fraction_curve', 'plot_fraction_curves', 'kdtree_bins', 'bias_metric', 'bias_metric_1d', 'auto_depth',
-           'fit_label_bias', 'DebiasLoss', 'make_debias_dataset', 'LabelAccuracy', 'train_on_labels', 'debias_inputs',
+__all__ = ['DEBIAS_CLASSES', 'INTRINSIC', 'OBSERVABLES', 'FIT_MIN_PER_BIN', 'PREDICT_CHUNK', 'COLLAPSE_SHARE',
+           'debias_population', 'debias_catalogue', 'LabelBias', 'fraction_curve', 'plot_fraction_curves',
+           'kdtree_bins', 'equal_count_bins', 'bias_metric', 'bias_metric_1d', 'auto_depth', 'fit_label_bias',
+           'DebiasLoss', 'make_debias_dataset', 'LabelAccuracy', 'train_on_labels', 'debias_inputs', 'resolution_table',
            'debias_test', 'DebiasResult', 'debias_reason', 'catalogue_table', 'simulated_study', 'catalogue_study',
-           'run_debias']
+           'run_debias', 'bias_vs_size', 'plot_bias_vs_size']
 
 # %% ../nbs/07_debias.ipynb #aa6e89a4
 DEBIAS_CLASSES = ('disk', 'smooth')
@@ -158,6 +159,17 @@ def _fractions_matrix(assign, n:int, K:int|None=None) -> np.ndarray:
         raise ValueError(f"assignments `assign` must be class labels 0..{'K-1' if K is None else K - 1}, got {a.min()} .. {a.max()}")
     return np.eye(K or (max(int(a.max()) + 1, 2) if n else 2))[a]
 
+def _class_fractions(assign, n:int, n_classes:int|None) -> np.ndarray:
+    "The metric's (N, K) rows of `assign`: two or more classes, and labels that leave no class below their largest one empty unless `n_classes` is given"
+    if n_classes is not None: n_classes = check_int('n_classes', n_classes, 2)
+    R = _fractions_matrix(assign, n, n_classes)
+    if R.shape[1] < 2: raise ValueError(f"assignments `assign` must be over two or more classes, got {R.shape[1]} (with one, no fraction can change)")
+    if n_classes is None and np.ndim(assign) == 1 and n:
+        top = int(np.asarray(assign).astype(np.int64).max()); absent = [k for k in range(top) if not R[:, k].any()]
+        if absent: raise ValueError(f"assignments `assign`: labels 0..{top} leave class(es) {absent} empty: labels must count from 0 (counted from 1? subtract 1); "
+                                    "pass n_classes=K if a class is truly absent")
+    return R
+
 # %% ../nbs/07_debias.ipynb #d94b4122
 def plot_fraction_curves(alpha, # resolution of each object (half-light radius / PSF FWHM), (N,)
                          curves:dict, # name -> class assignments of the same N objects: labels (N,) or probabilities (N, K); at most five are drawn
@@ -176,15 +188,15 @@ def plot_fraction_curves(alpha, # resolution of each object (half-light radius /
 
 # %% ../nbs/07_debias.ipynb #31acb1af
 def kdtree_bins(X, depth:int) -> np.ndarray:
-    "Bin (0 .. 2**depth - 1) of each row of `X` (N, d) in a k-d tree of median splits cycling through the columns"
+    "Bin (0 .. 2**depth - 1) of each row of `X` (N, d) in a k-d tree of median splits cycling through the columns (below the median: left)"
     X = np.asarray(X, float)
     if X.ndim != 2: raise ValueError(f"X must be 2-D (objects, parameters), got shape {X.shape}")
     groups = [np.arange(len(X))]
     for level in range(depth):
         col, new = level % X.shape[1], []
         for g in groups:
-            o = g[np.argsort(X[g, col], kind='stable')]; h = len(o) // 2   # median split by rank: ties cannot empty a side
-            new += [o[:h], o[h:]]
+            left = X[g, col] < np.median(X[g, col]) if len(g) else np.zeros(0, bool)   # as the authors: values tied with the median go right
+            new += [g[left], g[~left]]
         groups = new
     out = np.empty(len(X), np.int64)
     for i, g in enumerate(groups): out[g] = i
@@ -204,12 +216,24 @@ def _columns(name:str, cols) -> tuple:
     except TypeError: raise TypeError(f"{name} must be a column name or a sequence of them, got {cols!r}") from None
 
 def _check_table(table:pd.DataFrame, cols):
+    if not isinstance(table, pd.DataFrame): raise TypeError(f"the table must be a pandas DataFrame with named columns, got {type(table).__name__}")
     missing = [c for c in cols if c not in table.columns]
     if missing: raise KeyError(f"bias metric needs column(s) {missing}; the table has {list(table.columns)}")
+    dup = sorted({c for c in cols if list(cols).count(c) > 1})
+    if dup: raise ValueError(f"column(s) {dup} named twice (an intrinsic parameter cannot also be an observable, nor be binned twice)")
+    text = [c for c in cols if table[c].dtype.kind not in 'biuf']
+    if text: raise TypeError(f"column(s) {text} must hold numbers, got dtypes {[str(table[c].dtype) for c in text]}")
     bad = [c for c in cols if not np.isfinite(table[c].to_numpy(float)).all()]
     if bad: raise ValueError(f"column(s) {bad} hold NaN or infinite values")
 
 # %% ../nbs/07_debias.ipynb #8fbb6281
+def equal_count_bins(n:int, # objects in the bin to split (>= n_bins)
+                     n_bins:int, # equal-count bins
+                    ) -> np.ndarray:
+    "Observable bin (0 .. n_bins - 1) of each rank 0 .. n - 1: the edges of Cabrera-Vives et al., `round(linspace(0, n, n_bins + 1))`"
+    edges = np.round(np.linspace(0, n, n_bins + 1)).astype(np.int64)
+    return np.searchsorted(edges, np.arange(n), side='right') - 1
+
 def _bias_L(Xi, O, R, best, n_bins, depth, min_per_bin):
     "L and the per-(class, observable, intrinsic bin) sigma^2 for intrinsic X, observables O (N, J), fractions R (N, K)"
     N, K = R.shape; Q = 2**depth
@@ -223,7 +247,9 @@ def _bias_L(Xi, O, R, best, n_bins, depth, min_per_bin):
         o = np.lexsort((O[:, j], q))                       # by intrinsic bin, then by the observable
         start = np.concatenate([[0], np.cumsum(nq)[:-1]])
         rank = np.arange(N) - np.repeat(start, nq)
-        b = np.empty(N, np.int64); b[o] = rank * n_bins // np.repeat(nq, nq)
+        size = np.repeat(nq, nq); b_sorted = np.empty(N, np.int64)
+        for m in np.unique(nq): b_sorted[size == m] = equal_count_bins(m, n_bins)[rank[size == m]]
+        b = np.empty(N, np.int64); b[o] = b_sorted
         cell = q * n_bins + b
         cnt = np.bincount(cell, minlength=Q * n_bins).reshape(Q, n_bins)
         r = np.stack([np.bincount(cell, R[:, k], Q * n_bins).reshape(Q, n_bins) for k in range(K)]) / cnt   # (K, Q, B)
@@ -236,21 +262,24 @@ def bias_metric(table:pd.DataFrame, # one row per object with the `intrinsic` an
                 assign, # class assignments of those objects: integer labels 0..K-1 (N,) (booleans: 0/1), or probabilities (N, K), rows summing to 1 (r_b is then the mean probability)
                 intrinsic=INTRINSIC, # column(s) binned by the k-d tree: size_kpc (kpc), M_r (AB mag), z by default; a string is one column; () or None: a single intrinsic bin (depth 0)
                 observables=OBSERVABLES, # column(s) whose quality may bias the labels, each binned in turn: alpha (half-light radius / PSF FWHM) and mag_r (AB mag) by default; at least one
-                n_bins:int=20, # B: equal-count bins of each observable inside every intrinsic bin (by rank; >= 1)
+                n_bins:int=20, # B: equal-count bins of each observable inside every intrinsic bin (by rank, edges as `equal_count_bins`; >= 2)
                 depth:int=7, # k-d tree depth, 2**depth intrinsic bins of (nearly) equal count (>= 0; 0: one bin)
                 min_per_bin:int=5, # least objects per observable bin: an intrinsic bin with fewer than n_bins x min_per_bin objects is a `DataError` (>= 1)
-                n_boot:int=0, # bootstrap resamples of the objects (with replacement, re-binned each time) for `L_err`; 0 or 1: `L_err` is NaN
+                n_boot:int=0, # bootstrap resamples of the objects (with replacement, re-binned each time) for `L_err` and `L_boot`; 0 or 1: `L_err` is NaN
                 best:dict|None=None, # observable column -> 'max' or 'min': the end of its range that is the reference (best-quality) bin; None or a column not named: 'min' if 'mag' is in its name, else 'max'
                 seed:int=0, # of the bootstrap resampling
+                n_classes:int|None=None, # K; None: the probabilities' columns, or for labels the largest label + 1 (then every class below it must occur)
                ) -> dict:
-    "Bias L of the class `assign`ments (labels or probabilities) of the objects in `table` (Cabrera-Vives et al. 2018): {L, L_err, sigma2 (K, J, Q), n_intrinsic_bins, n_bins, n}"
-    n_bins, depth = check_int('n_bins', n_bins, 1), check_int('depth', depth, 0)
+    "Bias L of the class `assign`ments (labels or probabilities) of the objects in `table` (Cabrera-Vives et al. 2018): {L, L_err, L_boot, sigma2 (K, J, Q), n_intrinsic_bins, n_bins, n}"
+    n_bins, depth = check_int('n_bins (one bin is its own reference)', n_bins, 2), check_int('depth', depth, 0)
     min_per_bin, n_boot = check_int('min_per_bin', min_per_bin, 1), check_int('n_boot', n_boot, 0)
     intrinsic, observables = _columns('intrinsic', intrinsic), _columns('observables', observables)
     _check_table(table, list(intrinsic) + list(observables))
     if not observables: raise ValueError("bias metric needs at least one observable")
     if len(table) == 0: raise ValueError("bias metric needs objects: the table is empty (0 objects)")
-    R = _fractions_matrix(assign, len(table))
+    stray = sorted(set(best or {}) - set(observables))
+    if stray: raise ValueError(f"best names column(s) {stray} that are not observables {list(observables)}")
+    R = _class_fractions(assign, len(table), n_classes)
     Xi = table[list(intrinsic)].to_numpy(float) if intrinsic else np.zeros((len(table), 1))
     if not intrinsic: depth = 0
     if 2**depth > len(table):
@@ -263,24 +292,27 @@ def bias_metric(table:pd.DataFrame, # one row per object with the `intrinsic` an
     for _ in range(n_boot):
         i = rng.integers(0, len(table), len(table))
         boots.append(_bias_L(Xi[i], O[i], R[i], bst, n_bins, depth, min_per_bin)[0])
-    return dict(L=L, L_err=float(np.std(boots, ddof=1)) if n_boot > 1 else float('nan'), sigma2=sig2,
+    return dict(L=L, L_err=float(np.std(boots, ddof=1)) if n_boot > 1 else float('nan'), L_boot=float(np.mean(boots)) if boots else float('nan'), sigma2=sig2,
                 n_intrinsic_bins=2**depth, n_bins=n_bins, n=len(table))
 
 # %% ../nbs/07_debias.ipynb #6e095a4d
 def bias_metric_1d(alpha, # resolution of each object (half-light radius / PSF FWHM), 1-D (N,), finite
                    assign, # class assignments: integer labels (N,) or probabilities (N, K), as in `bias_metric`
-                   n_bins:int=10, # equal-count bins of `alpha` (>= 1); the highest-alpha bin is the reference
-                   n_boot:int=0, # bootstrap resamples for `L_err`; 0 or 1: `L_err` is NaN
+                   n_bins:int=10, # equal-count bins of `alpha` (>= 2); the highest-alpha bin is the reference
+                   n_boot:int=0, # bootstrap resamples for `L_err` and `L_boot`; 0 or 1: `L_err` is NaN
                    seed:int=0, # of the bootstrap resampling
+                   n_classes:int|None=None, # K, as in `bias_metric`
                   ) -> dict:
     "The 1-D variant: class fractions in `n_bins` equal-count resolution bins against the best-resolved bin (`bias_metric` with no intrinsic bins, one bin allowed to hold one object)"
     a = np.asarray(alpha)
     if a.ndim != 1: raise ValueError(f"alpha must be 1-D (one resolution per object), got shape {a.shape}")
     if a.dtype.kind not in 'biuf': raise TypeError(f"alpha must be real numbers, got dtype {a.dtype}")
     t = pd.DataFrame(dict(alpha=a.astype(float)))
-    return bias_metric(t, assign, intrinsic=(), observables=('alpha',), n_bins=n_bins, depth=0, min_per_bin=1, n_boot=n_boot, seed=seed)
+    return bias_metric(t, assign, intrinsic=(), observables=('alpha',), n_bins=n_bins, depth=0, min_per_bin=1, n_boot=n_boot, seed=seed, n_classes=n_classes)
 
 # %% ../nbs/07_debias.ipynb #a8dde68b
+FIT_MIN_PER_BIN = 10   # least objects per intrinsic bin of the fit: each bin has its own smooth fraction
+
 def auto_depth(n:int, per_bin:int=100, max_depth:int=7) -> int:
     "k-d tree depth that leaves about `per_bin` objects in each of the 2**depth bins"
     return int(np.clip(math.floor(math.log2(max(n / per_bin, 1))), 0, max_depth))
@@ -303,10 +335,15 @@ def fit_label_bias(table:pd.DataFrame, # one row per object with the `intrinsic`
     if len(y) == 0: raise ValueError("fit_label_bias needs objects: the table and labels are empty")
     if y.dtype.kind not in 'biuf': raise TypeError(f"labels must be class indices 0 or 1, got dtype {y.dtype}")
     if not np.isin(y, (0, 1)).all(): raise ValueError(f"labels must be class indices 0 or 1 (disk-like, smooth), got values {np.unique(y[~np.isin(y, (0, 1))])[:5].tolist()}")
+    if len(np.unique(y)) < 2: raise DataError(f"all {len(y)} labels are class {int(y[0])}: theta cannot be fitted from labels of one class")
+    if not (table[alpha_col].to_numpy(float) > 0).all(): raise DataError(f"column {alpha_col!r} (resolution) must be > 0, got {int((table[alpha_col] <= 0).sum())} values <= 0")
     s = (y == smooth).astype(float)
     depth = auto_depth(len(table)) if depth is None else depth
     g = kdtree_bins(table[list(intrinsic)].to_numpy(float), depth) if (depth and intrinsic) else np.zeros(len(s), np.int64)
     a2 = table[alpha_col].to_numpy(float)**2; G = int(g.max()) + 1
+    few = np.bincount(g, minlength=G).min()
+    if few < FIT_MIN_PER_BIN: raise DataError(f"depth {depth} leaves an intrinsic bin with {few} objects, fewer than FIT_MIN_PER_BIN = {FIT_MIN_PER_BIN} "
+                                              f"to fit its smooth fraction; use a smaller depth (auto_depth({len(y)}) = {auto_depth(len(y))}) or more objects")
     def nll(p):
         th = math.exp(p[0]); f = 1 / (1 + np.exp(-p[1:])); fi = f[g]
         e = np.exp(-a2 / (2 * th**2)); pr = np.clip(fi + (1 - fi) * e, 1e-9, 1 - 1e-9)
@@ -338,9 +375,11 @@ class DebiasLoss:
         try: y = torch.as_tensor(y).reshape(-1)
         except (TypeError, ValueError, RuntimeError) as e: raise TypeError(f"y (labels) must be integer class indices: {e}") from None
         if y.is_complex() or len(y) != N: raise ValueError(f"y (labels) must be one class index per row of pred ({N}), got {y.dtype} of {len(y)}")
+        if N == 0: raise ValueError("DebiasLoss got an empty batch (pred has 0 rows): the mean loss of no images is undefined")
         if self.weight is not None and len(self.weight) != K: raise ValueError(f"weight must hold one weight per class of pred ({K}), got {len(self.weight)}")
         bad = (y < 0) | (y >= K)                                  # checked with the aux below: one device sync per batch
         if y.is_floating_point(): bad |= y != y.floor()
+        pred_bad = ~torch.isfinite(pred.detach()).all()
         biased = self.bias is not None and self.bias.theta != 0
         if biased:
             if len(self.bias.classes) != K: raise ValueError(f"pred has {K} classes but the bias has {len(self.bias.classes)} {list(self.bias.classes)}")
@@ -349,9 +388,10 @@ class DebiasLoss:
             a = torch.as_tensor(aux[:, 0], dtype=torch.float32); m = torch.as_tensor(aux[:, 1], dtype=torch.float32) if aux.shape[1] > 1 else None
             aux_bad = ~((a >= 0) & (a < math.inf))
             if m is not None: aux_bad |= ~torch.isfinite(m)
-            good = not bool(bad.any() | aux_bad.any().to(bad.device))
-            if not good and not bool(bad.any()): raise ValueError("aux must be finite, with resolutions alpha (column 0) >= 0")
-        else: good = not bool(bad.any())
+            good = not bool(bad.any() | aux_bad.any().to(bad.device) | pred_bad.to(bad.device))
+            if not good and not bool(bad.any()) and bool(aux_bad.any()): raise ValueError("aux must be finite, with resolutions alpha (column 0) >= 0")
+        else: good = not bool(bad.any() | pred_bad.to(bad.device))
+        if not good and bool(pred_bad): raise ValueError("pred holds NaN or infinite logits: training has diverged (lower the learning rate) or the images hold NaN")
         if not good: raise ValueError(f"y (labels) must be class indices 0..{K - 1} of pred, got {y[bad][:5].tolist()}")
         y = y.long(); pred = pred.float()
         if not biased: return F.cross_entropy(pred, y, self.weight)
@@ -438,7 +478,23 @@ def debias_inputs(img, # raw images (nanomaggies): an array, or a `FileImages` (
     x = FileImages(img.path, rows=img.rows, transform=scaler) if isinstance(img, FileImages) else scaler(img)
     return x, torch.tensor(meta[['alpha', 'mag_r'] if 'mag_r' in meta else ['alpha']].to_numpy(np.float32))
 
+# %% ../nbs/07_debias.ipynb #072e84ff
+def resolution_table(alpha, # resolution of each test galaxy (half-light radius / PSF FWHM)
+                     assigns:dict, # name -> hard class assignments (0 disk-like, 1 smooth) of the same galaxies
+                     truth=None, # their true classes (None: unknown)
+                     n_bins:int=5, # equal-count bins of alpha
+                    ) -> dict:
+    "Per equal-count resolution bin: its alpha range, each assignment's smooth share and, with the truth, each assignment's accuracy"
+    b = equal_count_bins(len(alpha), n_bins)[np.argsort(np.argsort(alpha, kind='stable'))]
+    rows = {'alpha_lo': [float(alpha[b == i].min()) for i in range(n_bins)], 'alpha_hi': [float(alpha[b == i].max()) for i in range(n_bins)]}
+    for k, a in assigns.items():
+        rows[f'smooth {k}'] = [float(np.mean(a[b == i])) for i in range(n_bins)]
+        if truth is not None and k != 'truth': rows[f'accuracy {k}'] = [float(np.mean(a[b == i] == truth[b == i])) for i in range(n_bins)]
+    return rows
+
 # %% ../nbs/07_debias.ipynb #7733d9ab
+PREDICT_CHUNK = 4096   # test images copied and classified at a time (a multiple of `predict`'s batch: the same batches as all at once)
+
 def debias_test(models:dict, # 'naive' and 'debiased' Learners
                 x, # the scaled images (a tensor or a `FileImages`)
                 y_true, # true classes (None: unknown, a catalogue's own labels)
@@ -452,26 +508,28 @@ def debias_test(models:dict, # 'naive' and 'debiased' Learners
                ) -> dict:
     "Class assignments, accuracies, bias metrics and their table on the test galaxies for the 'naive' and 'debiased' Learners"
     te = split['test']; mt = meta.iloc[te].reset_index(drop=True)
-    probs = {k: F.softmax(predict(m.model, take_rows(x, te))[0], 1).numpy() for k, m in models.items()}
+    chunks = [te[i:i + PREDICT_CHUNK] for i in range(0, len(te), PREDICT_CHUNK)]      # a copy of one chunk of images at a time
+    probs = {k: torch.cat([F.softmax(predict(m.model, take_rows(x, c))[0], 1) for c in chunks]).numpy() for k, m in models.items()}
     assigns = {**({'truth': y_true[te]} if y_true is not None else {}), 'labels': y_obs[te], 'naive': probs['naive'].argmax(1),
                'naive (soft)': probs['naive'], 'de-biased': probs['debiased'].argmax(1), 'de-biased (soft)': probs['debiased']}
     depth = auto_depth(len(te), per_bin=100 * n_bins, max_depth=7)
-    metric = lambda a, **kw: bias_metric(mt, a, n_bins=n_bins, depth=depth, seed=seed, observables=observables, **kw)
+    metric = lambda a, **kw: bias_metric(mt, a, n_bins=n_bins, depth=depth, seed=seed, observables=observables, n_classes=2, **kw)
     L = {k: metric(a, intrinsic=intrinsic, n_boot=50) for k, a in assigns.items()}
     L3 = ({k: metric(a)['L'] for k, a in assigns.items()} if set(INTRINSIC) <= set(mt) else {})   # the paper's three parameters
-    L1 = {k: bias_metric_1d(mt.alpha, a, n_boot=50, seed=seed) for k, a in assigns.items()}
+    L1 = {k: bias_metric_1d(mt.alpha, a, n_boot=50, seed=seed, n_classes=2) for k, a in assigns.items()}
     acc = ({} if y_true is None else
            {'labels': float((y_obs[te] == y_true[te]).mean()), **{k: float((probs[k].argmax(1) == y_true[te]).mean()) for k in probs}})
     agree = {k: float((probs[k].argmax(1) == y_obs[te]).mean()) for k in probs}
+    by_alpha = resolution_table(mt.alpha.to_numpy(), {k: a for k, a in assigns.items() if np.ndim(a) == 1}, y_true[te] if y_true is not None else None)
     frac = {k: float(_fractions_matrix(a, len(te), 2)[:, 1].mean()) for k, a in assigns.items()}
-    cols = {'L': {k: r['L'] for k, r in L.items()}, 'L err': {k: r['L_err'] for k, r in L.items()},
+    cols = {'L': {k: r['L'] for k, r in L.items()}, 'L err': {k: r['L_err'] for k, r in L.items()}, 'L bootstrap mean': {k: r['L_boot'] for k, r in L.items()},
             f'L ({", ".join(INTRINSIC)})': L3, 'L 1-D': {k: r['L'] for k, r in L1.items()}, 'L 1-D err': {k: r['L_err'] for k, r in L1.items()},
             'smooth fraction': frac}
     if acc: cols['accuracy vs truth'] = {'labels': acc['labels'], 'naive': acc['naive'], 'de-biased': acc['debiased']}
     cols['agreement with labels'] = {'naive': agree['naive'], 'de-biased': agree['debiased']}
-    return dict(assigns=assigns, accuracy=acc, agreement=agree, smooth_fraction=frac, depth=depth, L_paper_intrinsic=L3,
-                table=pd.DataFrame(cols), L={k: dict(L=r['L'], err=r['L_err']) for k, r in L.items()},
-                L_1d={k: dict(L=r['L'], err=r['L_err']) for k, r in L1.items()})
+    return dict(assigns=assigns, accuracy=acc, agreement=agree, smooth_fraction=frac, depth=depth, L_paper_intrinsic=L3, by_alpha=by_alpha,
+                table=pd.DataFrame(cols), L={k: dict(L=r['L'], err=r['L_err'], boot=r['L_boot']) for k, r in L.items()},
+                L_1d={k: dict(L=r['L'], err=r['L_err'], boot=r['L_boot']) for k, r in L1.items()})
 
 # %% ../nbs/07_debias.ipynb #25915eda
 COLLAPSE_SHARE = 0.02   # a model that gives one class to all but this share of the test galaxies (when the labels do not) has collapsed
@@ -491,11 +549,12 @@ class DebiasResult(Record):
     seed: int                  # seed of catalogue, images, labels, split and training
     metric: dict = field(default_factory=dict)   # the metric's binning: n_bins, intrinsic_bins, intrinsic (column names)
     L_paper_intrinsic: dict = field(default_factory=dict)  # assignment -> L with the paper's intrinsic parameters (size, M_r, z)
-    L: dict = field(default_factory=dict)        # assignment -> {L, err}: the bias metric on the chosen intrinsic parameters
-    L_1d: dict = field(default_factory=dict)     # assignment -> {L, err}: the 1-D metric over resolution
+    L: dict = field(default_factory=dict)        # assignment -> {L, err, boot}: the bias metric on the chosen intrinsic parameters (L: all test galaxies, the headline; boot: the mean over bootstrap resamples, the authors' estimate)
+    L_1d: dict = field(default_factory=dict)     # assignment -> {L, err, boot}: the 1-D metric over resolution
     accuracy: dict = field(default_factory=dict) # labels, naive, debiased -> accuracy against the true classes (test)
     label_agreement: dict = field(default_factory=dict)  # naive, debiased -> share of test galaxies whose label the model predicts
     smooth_fraction: dict = field(default_factory=dict)  # assignment -> smooth fraction of the test galaxies (a collapsed model sits at 0 or 1)
+    by_alpha: dict = field(default_factory=dict)  # `resolution_table` of the test galaxies: per resolution fifth, smooth shares and accuracies
     truth: bool = True                           # the true classes are known (simulated); False: a catalogue's own labels
     train_seconds: float = float('nan')          # wall-clock training time of both models
     seconds: float = float('nan')                # wall-clock time of the whole stage
@@ -512,8 +571,9 @@ class DebiasResult(Record):
         v = (self.L.get(k) or {}).get('L'); return float('nan') if v is None else v
     @property
     def reduction(self) -> dict:
-        "Share of the naive model's bias L that de-biasing removes, 1 - L(de-biased) / L(naive), for hard and soft assignments"
+        "Share of the naive model's bias L that de-biasing removes, 1 - L(de-biased) / L(naive), for hard and soft assignments; NaN if the de-biased model collapsed"
         red = lambda deb, naive: 1 - deb / naive if naive == naive and naive != 0 else float('nan')   # no bias to remove: NaN
+        if self.collapsed['de-biased']: return dict(hard=float('nan'), soft=float('nan'))   # its L ~ 0 removes nothing: it says nothing
         return dict(hard=red(self._L('de-biased'), self._L('naive')), soft=red(self._L('de-biased (soft)'), self._L('naive (soft)')))
     @property
     def theta_fit_error(self) -> float:
@@ -527,7 +587,7 @@ class DebiasResult(Record):
         return {k: None if f.get(k) is None else one(f[k]) for k in ('naive', 'de-biased')}
     def headline(self):
         c = self.collapsed['de-biased']
-        return dict(bias_L_naive=self._L('naive'), bias_L_debiased=self._L('de-biased'), bias_reduction=self.reduction['hard'],
+        return dict(bias_L_naive=self._L('naive'), bias_L_debiased=float('nan') if c else self._L('de-biased'), bias_reduction=self.reduction['hard'],
                     bias_reduction_soft=self.reduction['soft'], theta_fit_error=self.theta_fit_error,
                     debiased_accuracy=self.accuracy.get('debiased', float('nan')), debiased_collapsed=float('nan') if c is None else float(c))
 
@@ -583,14 +643,17 @@ def simulated_study(pair, # a built-in survey pair (see `make_debias_dataset`)
                     theta:float, # resolution scale of the labelling bias, in units of alpha (half-light radius / PSF FWHM), >= 0
                     gamma:float, # magnitude dependence of theta, per AB mag about m_r = 17
                     seed:int, # of the catalogue and images; the labels are drawn with seed + 3; the split with seed
+                    n_test_extra:int=0, # further galaxies for the test split only: train and valid stay 45% and 10% of `n_debias`
                    ) -> dict:
     "The study's galaxies on the simulator: images, catalogue, true classes and the labels `LabelBias(theta, gamma)` gives them"
-    path = make_debias_dataset(pair, n_debias, run / 'data', smooth_fraction, seed)
+    N = n_debias + check_int('n_debias_test', n_test_extra, 0)
+    path = make_debias_dataset(pair, N, run / 'data', smooth_fraction, seed)
     img, (meta, prov) = FileImages(path), read_meta(path)     # held in memory only up to `memory_budget_gb` (see 02_data)
     if fits_in_memory(img): img = load_dataset(path)[0]
     y_true = meta.label.to_numpy()
     y_obs = LabelBias(theta, gamma).apply(y_true, meta.alpha.values, meta.mag_r.values, seed=seed + 3)
-    return dict(images=img, meta=meta, truth=y_true, labels=y_obs, split=stratified_split(y_obs, (0.45, 0.1, 0.45), seed),
+    fr = (0.45 * n_debias / N, 0.1 * n_debias / N, 1 - 0.55 * n_debias / N)
+    return dict(images=img, meta=meta, truth=y_true, labels=y_obs, split=stratified_split(y_obs, fr, seed),
                 survey=prov['survey'], theta=theta, gamma=gamma, fit_intrinsic=INTRINSIC, observables=OBSERVABLES)
 
 # %% ../nbs/07_debias.ipynb #910aa9b1
@@ -628,6 +691,7 @@ def run_debias(run_dir=None, # the run folder (None: a scratch folder)
                gamma:float=0.0, # optional magnitude dependence of theta, exp(gamma (m_r - 17)) (simulated)
                arch:str='convnet', # architecture spec (see `deepastro.models.create_model`)
                debias_epochs:int=8, # training epochs of each model
+               n_debias_test:int=0, # further galaxies simulated for the test split only (the metric's floor falls with the test size); a pair file: must be 0
                metric_bins:int=10, # equal-count observable bins per intrinsic bin in the bias metric
                metric_intrinsic:str='size_kpc,M_r', # intrinsic parameters of the metric's k-d tree (comma-separated)
                debias_classes:str='disk,smooth', # a pair file: its two study classes, the one poorly resolved galaxies are mistaken *for* last
@@ -637,10 +701,11 @@ def run_debias(run_dir=None, # the run folder (None: a scratch folder)
     run = Path(run_dir) if run_dir else scratch_dir(); t0 = time.perf_counter()
     intr = tuple(c.strip() for c in metric_intrinsic.split(',') if c.strip())
     if isinstance(get_pair(pair), PairFile):
+        if n_debias_test: raise ValueError(f"n_debias_test = {n_debias_test}: a pair of files has no more galaxies to simulate; use 0 (n_debias sets how many of the source are used)")
         study = catalogue_study(get_pair(pair), run, n_debias, debias_classes, seed)
     else:
-        progress(f'simulating {n_debias} galaxies through the source survey of {pair}')
-        study = simulated_study(pair, run, n_debias, smooth_fraction, theta, gamma, seed)
+        progress(f'simulating {n_debias + n_debias_test} galaxies through the source survey of {pair}')
+        study = simulated_study(pair, run, n_debias, smooth_fraction, theta, gamma, seed, n_debias_test)
     img, meta, y_obs, split = study['images'], study['meta'], study['labels'], study['split']
     if study['truth'] is None: intr = tuple(c for c in intr if c in meta)   # a catalogue's intrinsic columns: those it has
     x, aux = debias_inputs(img, meta, split, seed)
@@ -655,8 +720,50 @@ def run_debias(run_dir=None, # the run folder (None: a scratch folder)
     rec = DebiasResult(str(pair), study['survey'], len(meta), len(split['test']), study['theta'], study['gamma'], fit['theta'],
                        fit['smooth_fraction'], debias_epochs, seed, metric=dict(n_bins=metric_bins, intrinsic_bins=2**ev['depth'], intrinsic=list(intr)),
                        L_paper_intrinsic=ev['L_paper_intrinsic'], L=ev['L'], L_1d=ev['L_1d'], accuracy=ev['accuracy'],
-                       label_agreement=ev['agreement'], smooth_fraction=ev['smooth_fraction'], truth=study['truth'] is not None,
+                       label_agreement=ev['agreement'], smooth_fraction=ev['smooth_fraction'], by_alpha=ev['by_alpha'], truth=study['truth'] is not None,
                        train_seconds=t_train, seconds=time.perf_counter() - t0, images=img, meta=meta, labels=y_obs, split=split,
                        fit=fit, assigns=ev['assigns'], table=ev['table'], learners=models)
     save_record(run, 'debias', rec)
     return rec
+
+# %% ../nbs/07_debias.ipynb #00e30faa
+def bias_vs_size(pair, # a built-in survey pair: its source survey's catalogue (see `debias_catalogue`)
+                 n_values=(1000, 2250, 4500, 9000, 18000), # numbers of test galaxies
+                 n_bins_values=(5, 10), # observable bins per intrinsic bin (the stage's `metric_bins`)
+                 theta:float=1.0, # resolution scale of the labelling bias (`LabelBias`)
+                 intrinsic=('size_kpc', 'M_r'), # intrinsic columns of the k-d tree (the stage's `metric_intrinsic`)
+                 seeds=(0, 1, 2), # one catalogue and one set of labels per seed; its first n galaxies for each n
+                 smooth_fraction:float=0.4, # intrinsic fraction of smooth galaxies
+                ) -> pd.DataFrame:
+    "L of the true classes and of biased labels on n catalogue galaxies of `pair` (depth as the stage chooses it), and the room 1 - L_truth / L_labels"
+    rows = []
+    for s in seeds:
+        cat = debias_catalogue(max(n_values), pair, smooth_fraction, seed=1000 + s)
+        y = LabelBias(theta).apply(cat.label.values, cat.alpha.values, seed=s)
+        for n in n_values:
+            t = cat.iloc[:n]
+            for B in n_bins_values:
+                d = auto_depth(n, per_bin=100 * B, max_depth=7)   # as `debias_test`: about 100 galaxies per observable bin
+                L = {k: bias_metric(t, a[:n], intrinsic=intrinsic, n_bins=B, depth=d, n_classes=2)['L'] for k, a in (('truth', t.label.values), ('labels', y))}
+                rows.append(dict(pair=pair, seed=s, n=n, n_bins=B, depth=d, L_truth=L['truth'], L_labels=L['labels']))
+    df = pd.DataFrame(rows); df['room'] = 1 - df.L_truth / df.L_labels
+    return df
+
+# %% ../nbs/07_debias.ipynb #0c08ba5d
+def plot_bias_vs_size(df:pd.DataFrame, # rows of `bias_vs_size` (one or more pairs)
+                      axs=None, # a row of axes, one per pair; None: a new figure
+                     ):
+    "L of truth and labels against the number of test galaxies (mean and standard error over seeds), one panel per pair"
+    import matplotlib.pyplot as plt
+    pairs = list(dict.fromkeys(df.pair))
+    axs = axs if axs is not None else plt.subplots(1, len(pairs), figsize=(4.6 * len(pairs), 3.6), sharey=True, squeeze=False)[1][0]
+    for ax, p in zip(axs, pairs):
+        g = df[df.pair == p].groupby(['n_bins', 'n'])
+        m, se = g.mean(numeric_only=True), g.sem(numeric_only=True)
+        for (B, mB), c in zip(m.groupby(level=0), ('C0', 'C1', 'C2', 'C3')):
+            n = mB.index.get_level_values(1)
+            for col, ls, lab in (('L_labels', '-', 'labels'), ('L_truth', '--', 'truth')):
+                ax.errorbar(n, mB[col], se.loc[B][col], color=c, ls=ls, marker='o', ms=3, capsize=2, label=f'{lab}, B = {B}')
+        ax.set_xscale('log'); ax.set_xlabel('test galaxies'); ax.set_title(p, fontsize=10)
+    axs[0].set_ylabel('bias L'); axs[0].legend(fontsize=7)
+    return axs

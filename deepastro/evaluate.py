@@ -383,11 +383,11 @@ def latent_ratio_scaled(self:RobustnessResult) -> float:
 
 @patch
 def headline(self:RobustnessResult):
-    "Untargeted attack success, its change, the scaled latent-distance ratio and the domain MMD (of the models there are)"
+    "Untargeted attack success, its change, the latent-distance ratio (raw, as the paper; and scaled) and the domain MMD (of the models there are)"
     both = {'baseline', 'da'} <= set(self.models); h = {}
     for m in ('baseline', 'da'):
         if m in self.models: h[f'attack_{m}'] = self.attack_success(m)
-    if both: h.update(attack_change=self.attack_change, latent_ratio_scaled=self.latent_ratio_scaled)
+    if both: h.update(attack_change=self.attack_change, latent_ratio=self.latent_ratio, latent_ratio_scaled=self.latent_ratio_scaled)
     for m in ('baseline', 'da'):
         if m in self.models: h[f'mmd_{m}'] = self.domain_mmd(m)
     return h

@@ -57,7 +57,7 @@ for _s in (Stage('data', '02_data.ipynb', 'deepastro.data:DataResult'),
            Stage('da', '05_da.ipynb', 'deepastro.da:DAResult', ('baseline',)),
            Stage('robustness', '08_evaluate.ipynb', 'deepastro.evaluate:RobustnessResult', ('da',)),
            Stage('uda', '06_uda.ipynb', 'deepastro.uda:UDAResult', ('data',)),
-           Stage('debias', '07_debias.ipynb', 'deepastro.debias:DebiasResult', ('data',), applies='deepastro.debias:debias_reason')): register_stage(_s)
+           Stage('debias', '07_debias.ipynb', 'deepastro.debias:DebiasResult', (), applies='deepastro.debias:debias_reason')): register_stage(_s)
 
 # %% ../nbs/09_pipeline.ipynb #01e1422c
 def stage_closure(stages=None) -> list[str]:
@@ -104,7 +104,7 @@ def notebook_parameters(nb:str|Path) -> dict:
 # %% ../nbs/09_pipeline.ipynb #85de2b67
 PARAM_RANGES = dict(   # name -> (lowest, highest, lowest excluded, highest excluded); None: no bound
     n_galaxies=(1, None), epochs=(1, None), bs=(1, None), n_curve=(1, None), n_attack=(1, None), generations=(1, None),
-    n_isomap=(2, None), n_debias=(10, None), debias_epochs=(1, None), n_uda=(10, None), uda_epochs=(1, None),
+    n_isomap=(2, None), n_debias=(10, None), n_debias_test=(0, None), debias_epochs=(1, None), n_uda=(10, None), uda_epochs=(1, None),
     metric_bins=(1, None), seed=(0, None), lr=(0, None, True), anomaly_fraction=(0, 1, False, True),
     smooth_fraction=(0, 1, True, True), theta=(0, None, True), temperature=(0, None, True), eta=(0, None), margin=(0, None))
 

@@ -74,9 +74,11 @@ def report_rows(runs:dict) -> list:
                 lambda x, m=m, k=kind: (x.latent_distance(m, k), _get(x.models, m, 'latent', k, 'se')))
         add('Robustness', 'robustness', f'{m}: domain MMD', 'f3', lambda x, m=m: x.domain_mmd(m))
     add('Robustness', 'robustness', 'attack success change, DA - baseline', '%', lambda x: x.attack_change)
+    add('Robustness', 'robustness', 'perturbed latent distance, DA / baseline (raw Euclidean, the paper\'s quantity)', 'f2', lambda x: x.latent_ratio)
     add('Robustness', 'robustness', 'perturbed latent distance, DA / baseline (scaled)', 'f2', lambda x: x.latent_ratio_scaled)
     for k in _union(runs, lambda r: list(r['debias'].L) if 'debias' in r else []):
         add('De-biasing', 'debias', f'bias L, {k}', 'f3', lambda x, k=k: (x.L[k]['L'], x.L[k].get('err')))
+        add('De-biasing', 'debias', f"bias L, {k}: bootstrap mean (the authors' estimate)", 'f3', lambda x, k=k: x.L[k].get('boot'))
     for k in ('hard', 'soft'):
         add('De-biasing', 'debias', f'L reduction, {k}', '%', lambda x, k=k: x.reduction[k])
     add('De-biasing', 'debias', 'fitted theta, relative error', '%', lambda x: x.theta_fit_error)

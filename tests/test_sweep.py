@@ -406,7 +406,7 @@ def test_check_images_rejects_empty_stamps_and_non_numbers(call):
 @st.composite
 def independent_assignments(draw):
     "alpha and assignments whose composition is the same in every equal-count alpha bin (independent of resolution)"
-    n_bins, m, K = draw(st.integers(1, 6)), draw(st.integers(1, 6)), draw(st.integers(2, 4))
+    n_bins, m, K = draw(st.integers(2, 6)), draw(st.integers(1, 6)), draw(st.integers(2, 4))
     N = n_bins * m
     alpha = rng_of(draw(seeds)).permutation(np.linspace(0.05, 5., N))
     rank = np.argsort(np.argsort(alpha))
@@ -415,15 +415,15 @@ def independent_assignments(draw):
     else:
         w = np.array(draw(st.lists(st.lists(st.floats(0.01, 1), min_size=K, max_size=K), min_size=m, max_size=m)))
         pattern = w / w.sum(1, keepdims=True)
-    return alpha, pattern[rank % m], n_bins
+    return alpha, pattern[rank % m], n_bins, K
 
 
 @SW
 @given(case=independent_assignments())
 def test_bias_metric_1d_zero_for_resolution_independent_assignments(case):
     "Labels or probabilities independent of resolution have bias L = 0; L is finite and >= 0"
-    alpha, a, n_bins = case
-    r = bias_metric_1d(alpha, a, n_bins=n_bins)
+    alpha, a, n_bins, K = case
+    r = bias_metric_1d(alpha, a, n_bins=n_bins, n_classes=K)
     assert r['L'] >= 0 and abs(r['L']) < 1e-9 and r['n'] == len(alpha) and r['n_bins'] == n_bins
 
 
@@ -440,7 +440,7 @@ def test_bias_metric_1d_positive_for_resolution_dependent_labels(n_bins, m, seed
 
 
 @FEW
-@given(depth=st.integers(0, 2), n_bins=st.integers(1, 4), min_per_bin=st.integers(1, 3), reps=st.integers(1, 2), K=st.integers(1, 3),
+@given(depth=st.integers(0, 2), n_bins=st.integers(2, 4), min_per_bin=st.integers(1, 3), reps=st.integers(1, 2), K=st.integers(2, 3),
        seed=seeds)
 def test_bias_metric_zero_for_constant_probabilities(depth, n_bins, min_per_bin, reps, K, seed):
     "Probabilities the same for every object have L = 0, with sigma2 of shape (classes, observables, 2**depth)"
@@ -527,6 +527,7 @@ def _table(n, seed, cols=('size_kpc', 'M_r', 'z')):
 def test_fit_label_bias_unbiased_labels(n, f, depth, seed):
     "Labels independent of resolution: finite theta > 0, smooth fraction in [0, 1] near the observed one, 2**depth bins; `smooth` picks the class"
     t = _table(n, seed); y = (rng_of(seed + 1).random(n) < f).astype(np.int64)
+    assume(0 < y.sum() < n)                                   # labels of one class: no theta to fit (a DataError, tested below)
     r = fit_label_bias(t, y, depth=depth)
     assert finite(r['theta']) and r['theta'] > 0 and 0 <= r['smooth_fraction'] <= 1 and len(r['bin_fractions']) == 2**depth
     if depth == 0: assert abs(r['smooth_fraction'] - y.mean()) < 0.1
